@@ -1,0 +1,16 @@
+//! Pure domain logic: types that can only hold valid values, and the rules of the business.
+//!
+//! Nothing here knows about actors, HTTP, SQL or the clock: functions that need the time take
+//! `now` as an argument, so every rule is a plain function a `#[test]` can reach.
+
+pub mod ids;
+pub mod language;
+pub mod model;
+pub mod phone;
+pub mod schedule;
+
+pub use ids::*;
+pub use language::Language;
+pub use model::*;
+pub use phone::E164Number;
+pub use schedule::{DateOverride, DayHours, TimeRange, WeeklyHours};

@@ -1,0 +1,135 @@
+//! The `Store` trait: everything the engine persists, and nothing about how.
+//!
+//! The server implements it with sqlx for SQLite and Postgres; the engine only ever sees this
+//! trait, so engine tests can run against any implementation. Implementations must make each
+//! method atomic: a call either happens completely or not at all.
+
+use crate::domain::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// A boxed error from the database driver, kept as the cause for logs.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong when persisting.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The change contradicts what is stored (a double booking, a duplicate unique value).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A referenced row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database could not be reached or timed out; retrying may help.
+    #[error("database unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A stored value could not be read back into a domain type.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error")]
+    Database(#[source] BoxError),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Outcome of recording a call event that may be a redelivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// First time this event was seen; it is now stored.
+    New,
+    /// Already stored under the same dedupe key; nothing changed.
+    Duplicate,
+}
+
+/// Everything the engine persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates or replaces a company.
+    async fn upsert_company(&self, company: &Company) -> StoreResult<()>;
+    /// The company with this slug.
+    async fn company_by_slug(&self, slug: &str) -> StoreResult<Option<Company>>;
+    /// All companies, by name.
+    async fn list_companies(&self) -> StoreResult<Vec<Company>>;
+
+    /// Creates or replaces a branch.
+    async fn upsert_branch(&self, branch: &Branch) -> StoreResult<()>;
+    /// Branches of one company, or of all companies, by name.
+    async fn list_branches(&self, company: Option<CompanyId>) -> StoreResult<Vec<Branch>>;
+
+    /// Creates or re-points a dialled number.
+    async fn upsert_phone_number(&self, number: &PhoneNumber) -> StoreResult<()>;
+    /// Every dialled number (the routing index is built from these).
+    async fn list_phone_numbers(&self) -> StoreResult<Vec<PhoneNumber>>;
+
+    /// Creates or replaces a staff member.
+    async fn upsert_staff(&self, staff: &Staff) -> StoreResult<()>;
+    /// Staff of one branch, or everyone, by name.
+    async fn list_staff(&self, branch: Option<BranchId>) -> StoreResult<Vec<Staff>>;
+
+    /// Creates or replaces a service.
+    async fn upsert_service(&self, service: &Service) -> StoreResult<()>;
+    /// A company's services, by name.
+    async fn list_services(&self, company: CompanyId) -> StoreResult<Vec<Service>>;
+
+    /// Creates or replaces a customer (unique per company and phone number).
+    async fn upsert_customer(&self, customer: &Customer) -> StoreResult<()>;
+    /// The company's customer calling from this number.
+    async fn customer_by_phone(
+        &self,
+        company: CompanyId,
+        phone: &E164Number,
+    ) -> StoreResult<Option<Customer>>;
+
+    /// Stores a booked appointment, atomically refusing it with [`StoreError::Conflict`] when it
+    /// overlaps another active appointment of the same staff member (buffers included). When an
+    /// appointment with the same company and idempotency key exists, returns that one instead.
+    async fn insert_appointment(&self, appointment: &Appointment) -> StoreResult<Appointment>;
+    /// One appointment.
+    async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>>;
+    /// A staff member's active appointments whose blocked time overlaps `[from, until)`.
+    async fn staff_appointments(
+        &self,
+        staff: StaffId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<Appointment>>;
+    /// Changes an appointment's status; `None` when it does not exist.
+    async fn set_appointment_status(
+        &self,
+        id: AppointmentId,
+        status: AppointmentStatus,
+    ) -> StoreResult<Option<Appointment>>;
+
+    /// Creates or updates a call; fields that are `None` keep their stored value.
+    async fn upsert_call(&self, call: &Call) -> StoreResult<()>;
+    /// One call.
+    async fn call(&self, id: &CallId) -> StoreResult<Option<Call>>;
+    /// Stores a webhook event unless one with the same dedupe key is already stored.
+    async fn record_call_event(&self, event: &CallEvent) -> StoreResult<Recorded>;
+
+    /// Stores a new callback request.
+    async fn insert_callback(&self, callback: &CallbackRequest) -> StoreResult<()>;
+    /// One callback request of a company (another company's are invisible).
+    async fn callback(
+        &self,
+        company: CompanyId,
+        id: CallbackId,
+    ) -> StoreResult<Option<CallbackRequest>>;
+    /// A company's callback requests, most urgent first, then oldest.
+    async fn list_callbacks(&self, company: CompanyId) -> StoreResult<Vec<CallbackRequest>>;
+
+    /// Stores a new API token (hash only).
+    async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;
+    /// The unrevoked token with this hash.
+    async fn api_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+
+    /// Appends to the audit log.
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// A company's audit log, newest first.
+    async fn list_audit(&self, company: CompanyId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}

@@ -1,0 +1,17 @@
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS api_tokens;
+DROP TABLE IF EXISTS webhook_deliveries;
+DROP TABLE IF EXISTS webhook_subscriptions;
+DROP TABLE IF EXISTS callback_escalations;
+DROP TABLE IF EXISTS callback_attempts;
+DROP TABLE IF EXISTS callback_requests;
+DROP TABLE IF EXISTS call_events;
+DROP TABLE IF EXISTS calls;
+DROP TABLE IF EXISTS appointments;
+DROP TABLE IF EXISTS customers;
+DROP TABLE IF EXISTS services;
+DROP TABLE IF EXISTS staff;
+DROP TABLE IF EXISTS phone_numbers;
+ALTER TABLE IF EXISTS companies DROP CONSTRAINT IF EXISTS companies_default_branch_fk;
+DROP TABLE IF EXISTS branches;
+DROP TABLE IF EXISTS companies;

@@ -1,0 +1,810 @@
+//! The one SQL implementation of the engine's `Store`, instantiated for each backend.
+//!
+//! SQLite and Postgres accept the same statements here (`$N` placeholders, `ON CONFLICT`,
+//! `RETURNING`), and sqlx maps our Rust types to each backend's column types. Only the concrete
+//! pool and row types differ, so the implementation is written once inside `sql_store!` and the
+//! backend modules instantiate it; keeping it generic over `sqlx::Database` instead would need a
+//! where-clause per method for every column type.
+
+/// Implements `Store` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $row:ty) => {
+        use crate::store::map_sqlx_error;
+        use async_trait::async_trait;
+        use callflow_actors::domain::*;
+        use callflow_actors::store::{Recorded, Store, StoreError, StoreResult};
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use sqlx::Row;
+        use uuid::Uuid;
+
+        /// Reads a column, reporting an undecodable value as corrupt data.
+        fn get<'r, T>(row: &'r $row, column: &str) -> StoreResult<T>
+        where
+            T: sqlx::Decode<'r, $db> + sqlx::Type<$db>,
+        {
+            row.try_get(column)
+                .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+        }
+
+        /// Reads a text column and parses it into a domain type.
+        fn parsed<T: std::str::FromStr>(row: &$row, column: &str) -> StoreResult<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            let raw: String = get(row, column)?;
+            raw.parse()
+                .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+        }
+
+        /// Reads a nullable text column and parses it into a domain type.
+        fn parsed_opt<T: std::str::FromStr>(row: &$row, column: &str) -> StoreResult<Option<T>>
+        where
+            T::Err: std::fmt::Display,
+        {
+            let raw: Option<String> = get(row, column)?;
+            raw.map(|r| r.parse())
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+        }
+
+        /// Reads a JSON column.
+        fn json<T: serde::de::DeserializeOwned>(row: &$row, column: &str) -> StoreResult<T> {
+            Ok(get::<Json<T>>(row, column)?.0)
+        }
+
+        /// Reads a non-negative integer column.
+        fn count(row: &$row, column: &str) -> StoreResult<u32> {
+            let n: i32 = get(row, column)?;
+            u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("column {column}: {n} < 0")))
+        }
+
+        fn to_i32(n: u32) -> i32 {
+            i32::try_from(n).unwrap_or(i32::MAX)
+        }
+
+        fn company(row: &$row) -> StoreResult<Company> {
+            Ok(Company {
+                id: CompanyId(get(row, "id")?),
+                name: get(row, "name")?,
+                slug: get(row, "slug")?,
+                default_branch_id: get::<Option<Uuid>>(row, "default_branch_id")?.map(BranchId),
+            })
+        }
+
+        fn branch(row: &$row) -> StoreResult<Branch> {
+            Ok(Branch {
+                id: BranchId(get(row, "id")?),
+                company_id: CompanyId(get(row, "company_id")?),
+                name: get(row, "name")?,
+                slug: get(row, "slug")?,
+                address: get(row, "address")?,
+                time_zone: parsed(row, "time_zone")?,
+                languages: json(row, "languages")?,
+                active: get(row, "active")?,
+                fallback_branch_id: get::<Option<Uuid>>(row, "fallback_branch_id")?.map(BranchId),
+                service_area_prefixes: json(row, "service_area_prefixes")?,
+                opening_hours: json(row, "opening_hours")?,
+                date_overrides: json(row, "date_overrides")?,
+                agent_by_language: json(row, "agent_by_language")?,
+            })
+        }
+
+        fn phone_number(row: &$row) -> StoreResult<PhoneNumber> {
+            Ok(PhoneNumber {
+                number: parsed(row, "number")?,
+                company_id: CompanyId(get(row, "company_id")?),
+                branch_id: BranchId(get(row, "branch_id")?),
+                retell_agent_id: get(row, "retell_agent_id")?,
+            })
+        }
+
+        fn staff(row: &$row) -> StoreResult<Staff> {
+            Ok(Staff {
+                id: StaffId(get(row, "id")?),
+                branch_id: BranchId(get(row, "branch_id")?),
+                name: get(row, "name")?,
+                role: parsed(row, "role")?,
+                skills: json(row, "skills")?,
+                languages: json(row, "languages")?,
+                working_hours: json(row, "working_hours")?,
+                breaks: json(row, "breaks")?,
+                date_overrides: json(row, "date_overrides")?,
+                active: get(row, "active")?,
+                email: get(row, "email")?,
+            })
+        }
+
+        fn service(row: &$row) -> StoreResult<Service> {
+            Ok(Service {
+                id: ServiceId(get(row, "id")?),
+                company_id: CompanyId(get(row, "company_id")?),
+                name: get(row, "name")?,
+                duration_minutes: count(row, "duration_minutes")?,
+                buffer_before_minutes: count(row, "buffer_before_minutes")?,
+                buffer_after_minutes: count(row, "buffer_after_minutes")?,
+                required_skills: json(row, "required_skills")?,
+                active: get(row, "active")?,
+            })
+        }
+
+        fn customer(row: &$row) -> StoreResult<Customer> {
+            Ok(Customer {
+                id: CustomerId(get(row, "id")?),
+                company_id: CompanyId(get(row, "company_id")?),
+                phone: parsed(row, "phone")?,
+                name: get(row, "name")?,
+                external_ref: get(row, "external_ref")?,
+                preferred_language: parsed_opt(row, "preferred_language")?,
+                preferred_staff_id: get::<Option<Uuid>>(row, "preferred_staff_id")?.map(StaffId),
+                vip: get(row, "vip")?,
+                failed_booking_count: count(row, "failed_booking_count")?,
+            })
+        }
+
+        fn appointment(row: &$row) -> StoreResult<Appointment> {
+            Ok(Appointment {
+                id: AppointmentId(get(row, "id")?),
+                company_id: CompanyId(get(row, "company_id")?),
+                branch_id: BranchId(get(row, "branch_id")?),
+                staff_id: StaffId(get(row, "staff_id")?),
+                customer_id: CustomerId(get(row, "customer_id")?),
+                service_id: ServiceId(get(row, "service_id")?),
+                starts_at: get(row, "starts_at")?,
+                ends_at: get(row, "ends_at")?,
+                blocked_from: get(row, "blocked_from")?,
+                blocked_until: get(row, "blocked_until")?,
+                status: parsed(row, "status")?,
+                source_call_id: parsed_call_id(row, "source_call_id")?,
+                idempotency_key: get(row, "idempotency_key")?,
+                assignment_reason: get(row, "assignment_reason")?,
+                notes: get(row, "notes")?,
+                created_at: get(row, "created_at")?,
+            })
+        }
+
+        fn parsed_call_id(row: &$row, column: &str) -> StoreResult<Option<CallId>> {
+            let raw: Option<String> = get(row, column)?;
+            raw.map(|r| CallId::parse(&r))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+        }
+
+        fn call(row: &$row) -> StoreResult<Call> {
+            Ok(Call {
+                id: CallId::parse(&get::<String>(row, "id")?)
+                    .map_err(|e| StoreError::Corrupt(format!("column id: {e}")))?,
+                company_id: get::<Option<Uuid>>(row, "company_id")?.map(CompanyId),
+                branch_id: get::<Option<Uuid>>(row, "branch_id")?.map(BranchId),
+                from_number: parsed_opt(row, "from_number")?,
+                to_number: parsed_opt(row, "to_number")?,
+                agent_id: get(row, "agent_id")?,
+                language: parsed_opt(row, "language")?,
+                status: parsed(row, "status")?,
+                started_at: get(row, "started_at")?,
+                ended_at: get(row, "ended_at")?,
+                duration_ms: get(row, "duration_ms")?,
+                disconnection_reason: get(row, "disconnection_reason")?,
+                transcript: get(row, "transcript")?,
+                summary: get(row, "summary")?,
+                sentiment: get(row, "sentiment")?,
+                successful: get(row, "successful")?,
+            })
+        }
+
+        fn callback(row: &$row) -> StoreResult<CallbackRequest> {
+            Ok(CallbackRequest {
+                id: CallbackId(get(row, "id")?),
+                company_id: CompanyId(get(row, "company_id")?),
+                branch_id: get::<Option<Uuid>>(row, "branch_id")?.map(BranchId),
+                customer_id: get::<Option<Uuid>>(row, "customer_id")?.map(CustomerId),
+                phone: parsed(row, "phone")?,
+                name: get(row, "name")?,
+                reason: get(row, "reason")?,
+                notes: get(row, "notes")?,
+                priority: parsed(row, "priority")?,
+                status: parsed(row, "status")?,
+                assigned_staff_id: get::<Option<Uuid>>(row, "assigned_staff_id")?.map(StaffId),
+                assignment_reason: get(row, "assignment_reason")?,
+                language: parsed_opt(row, "language")?,
+                source_call_id: parsed_call_id(row, "source_call_id")?,
+                scheduled_for: get(row, "scheduled_for")?,
+                due_at: get(row, "due_at")?,
+                attempts: count(row, "attempts")?,
+                escalation_level: count(row, "escalation_level")?,
+                version: get(row, "version")?,
+                created_at: get(row, "created_at")?,
+                updated_at: get(row, "updated_at")?,
+                assigned_at: get(row, "assigned_at")?,
+                contacted_at: get(row, "contacted_at")?,
+                completed_at: get(row, "completed_at")?,
+            })
+        }
+
+        fn api_token(row: &$row) -> StoreResult<ApiToken> {
+            Ok(ApiToken {
+                id: TokenId(get(row, "id")?),
+                company_id: CompanyId(get(row, "company_id")?),
+                role: parsed(row, "role")?,
+                staff_id: get::<Option<Uuid>>(row, "staff_id")?.map(StaffId),
+                name: get(row, "name")?,
+                token_hash: get(row, "token_hash")?,
+                created_at: get(row, "created_at")?,
+                revoked_at: get(row, "revoked_at")?,
+            })
+        }
+
+        fn audit_entry(row: &$row) -> StoreResult<AuditEntry> {
+            Ok(AuditEntry {
+                company_id: CompanyId(get(row, "company_id")?),
+                token_id: get::<Option<Uuid>>(row, "token_id")?.map(TokenId),
+                action: get(row, "action")?,
+                entity_type: get(row, "entity_type")?,
+                entity_id: get(row, "entity_id")?,
+                old_value: get::<Option<Json<serde_json::Value>>>(row, "old_value")?.map(|j| j.0),
+                new_value: get::<Option<Json<serde_json::Value>>>(row, "new_value")?.map(|j| j.0),
+                ip: get(row, "ip")?,
+                at: get(row, "at")?,
+            })
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn upsert_company(&self, c: &Company) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO companies (id, name, slug, default_branch_id) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, slug = excluded.slug,
+                         default_branch_id = excluded.default_branch_id",
+                )
+                .bind(c.id.0)
+                .bind(&c.name)
+                .bind(&c.slug)
+                .bind(c.default_branch_id.map(|b| b.0))
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn company_by_slug(&self, slug: &str) -> StoreResult<Option<Company>> {
+                sqlx::query("SELECT * FROM companies WHERE slug = $1")
+                    .bind(slug)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(company)
+                    .transpose()
+            }
+
+            async fn list_companies(&self) -> StoreResult<Vec<Company>> {
+                sqlx::query("SELECT * FROM companies ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(company)
+                    .collect()
+            }
+
+            async fn upsert_branch(&self, b: &Branch) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO branches (id, company_id, name, slug, address, time_zone, languages, active,
+                         fallback_branch_id, service_area_prefixes, opening_hours, date_overrides, agent_by_language)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, slug = excluded.slug,
+                         address = excluded.address, time_zone = excluded.time_zone,
+                         languages = excluded.languages, active = excluded.active,
+                         fallback_branch_id = excluded.fallback_branch_id,
+                         service_area_prefixes = excluded.service_area_prefixes,
+                         opening_hours = excluded.opening_hours, date_overrides = excluded.date_overrides,
+                         agent_by_language = excluded.agent_by_language",
+                )
+                .bind(b.id.0)
+                .bind(b.company_id.0)
+                .bind(&b.name)
+                .bind(&b.slug)
+                .bind(&b.address)
+                .bind(b.time_zone.name())
+                .bind(Json(&b.languages))
+                .bind(b.active)
+                .bind(b.fallback_branch_id.map(|f| f.0))
+                .bind(Json(&b.service_area_prefixes))
+                .bind(Json(&b.opening_hours))
+                .bind(Json(&b.date_overrides))
+                .bind(Json(&b.agent_by_language))
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn list_branches(&self, company_id: Option<CompanyId>) -> StoreResult<Vec<Branch>> {
+                sqlx::query("SELECT * FROM branches WHERE ($1 IS NULL OR company_id = $1) ORDER BY name")
+                    .bind(company_id.map(|c| c.0))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(branch)
+                    .collect()
+            }
+
+            async fn upsert_phone_number(&self, p: &PhoneNumber) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO phone_numbers (number, company_id, branch_id, retell_agent_id) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (number) DO UPDATE SET company_id = excluded.company_id,
+                         branch_id = excluded.branch_id, retell_agent_id = excluded.retell_agent_id",
+                )
+                .bind(p.number.as_str())
+                .bind(p.company_id.0)
+                .bind(p.branch_id.0)
+                .bind(&p.retell_agent_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn list_phone_numbers(&self) -> StoreResult<Vec<PhoneNumber>> {
+                sqlx::query("SELECT * FROM phone_numbers ORDER BY number")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(phone_number)
+                    .collect()
+            }
+
+            async fn upsert_staff(&self, s: &Staff) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO staff (id, branch_id, name, role, skills, languages, working_hours, breaks,
+                         date_overrides, active, email)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (id) DO UPDATE SET branch_id = excluded.branch_id, name = excluded.name,
+                         role = excluded.role, skills = excluded.skills, languages = excluded.languages,
+                         working_hours = excluded.working_hours, breaks = excluded.breaks,
+                         date_overrides = excluded.date_overrides, active = excluded.active,
+                         email = excluded.email",
+                )
+                .bind(s.id.0)
+                .bind(s.branch_id.0)
+                .bind(&s.name)
+                .bind(s.role.as_str())
+                .bind(Json(&s.skills))
+                .bind(Json(&s.languages))
+                .bind(Json(&s.working_hours))
+                .bind(Json(&s.breaks))
+                .bind(Json(&s.date_overrides))
+                .bind(s.active)
+                .bind(&s.email)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn list_staff(&self, branch_id: Option<BranchId>) -> StoreResult<Vec<Staff>> {
+                sqlx::query("SELECT * FROM staff WHERE ($1 IS NULL OR branch_id = $1) ORDER BY name")
+                    .bind(branch_id.map(|b| b.0))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(staff)
+                    .collect()
+            }
+
+            async fn upsert_service(&self, s: &Service) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO services (id, company_id, name, duration_minutes, buffer_before_minutes,
+                         buffer_after_minutes, required_skills, active)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                         duration_minutes = excluded.duration_minutes,
+                         buffer_before_minutes = excluded.buffer_before_minutes,
+                         buffer_after_minutes = excluded.buffer_after_minutes,
+                         required_skills = excluded.required_skills, active = excluded.active",
+                )
+                .bind(s.id.0)
+                .bind(s.company_id.0)
+                .bind(&s.name)
+                .bind(to_i32(s.duration_minutes))
+                .bind(to_i32(s.buffer_before_minutes))
+                .bind(to_i32(s.buffer_after_minutes))
+                .bind(Json(&s.required_skills))
+                .bind(s.active)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn list_services(&self, company_id: CompanyId) -> StoreResult<Vec<Service>> {
+                sqlx::query("SELECT * FROM services WHERE company_id = $1 ORDER BY name")
+                    .bind(company_id.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(service)
+                    .collect()
+            }
+
+            async fn upsert_customer(&self, c: &Customer) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO customers (id, company_id, phone, name, external_ref, preferred_language,
+                         preferred_staff_id, vip, failed_booking_count)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET phone = excluded.phone, name = excluded.name,
+                         external_ref = excluded.external_ref,
+                         preferred_language = excluded.preferred_language,
+                         preferred_staff_id = excluded.preferred_staff_id, vip = excluded.vip,
+                         failed_booking_count = excluded.failed_booking_count",
+                )
+                .bind(c.id.0)
+                .bind(c.company_id.0)
+                .bind(c.phone.as_str())
+                .bind(&c.name)
+                .bind(&c.external_ref)
+                .bind(c.preferred_language.map(|l| l.to_string()))
+                .bind(c.preferred_staff_id.map(|s| s.0))
+                .bind(c.vip)
+                .bind(to_i32(c.failed_booking_count))
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn customer_by_phone(
+                &self,
+                company_id: CompanyId,
+                phone: &E164Number,
+            ) -> StoreResult<Option<Customer>> {
+                sqlx::query("SELECT * FROM customers WHERE company_id = $1 AND phone = $2")
+                    .bind(company_id.0)
+                    .bind(phone.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(customer)
+                    .transpose()
+            }
+
+            async fn insert_appointment(&self, a: &Appointment) -> StoreResult<Appointment> {
+                let by_key = |key: String| async move {
+                    sqlx::query("SELECT * FROM appointments WHERE company_id = $1 AND idempotency_key = $2")
+                        .bind(a.company_id.0)
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_sqlx_error)?
+                        .as_ref()
+                        .map(appointment)
+                        .transpose()
+                };
+                if let Some(key) = &a.idempotency_key {
+                    if let Some(existing) = by_key(key.clone()).await? {
+                        return Ok(existing);
+                    }
+                }
+                // One statement, so the overlap check and the insert are atomic on SQLite (a single
+                // writer); on Postgres the exclusion constraint also catches concurrent inserts.
+                let inserted = sqlx::query(
+                    "INSERT INTO appointments (id, company_id, branch_id, staff_id, customer_id, service_id,
+                         starts_at, ends_at, blocked_from, blocked_until, status, source_call_id,
+                         idempotency_key, assignment_reason, notes, created_at, updated_at)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+                     WHERE NOT EXISTS (
+                         SELECT 1 FROM appointments
+                         WHERE staff_id = $4 AND status = 'booked'
+                           AND blocked_from < $10 AND blocked_until > $9)",
+                )
+                .bind(a.id.0)
+                .bind(a.company_id.0)
+                .bind(a.branch_id.0)
+                .bind(a.staff_id.0)
+                .bind(a.customer_id.0)
+                .bind(a.service_id.0)
+                .bind(a.starts_at)
+                .bind(a.ends_at)
+                .bind(a.blocked_from)
+                .bind(a.blocked_until)
+                .bind(a.status.as_str())
+                .bind(a.source_call_id.as_ref().map(|c| c.as_str()))
+                .bind(&a.idempotency_key)
+                .bind(&a.assignment_reason)
+                .bind(&a.notes)
+                .bind(a.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error);
+                match inserted {
+                    Ok(done) if done.rows_affected() == 1 => Ok(a.clone()),
+                    Ok(_) => Err(StoreError::Conflict(
+                        "the staff member is already booked at that time".into(),
+                    )),
+                    // A concurrent booking with the same idempotency key won the race: answer with it.
+                    Err(StoreError::Conflict(reason)) => match &a.idempotency_key {
+                        Some(key) => by_key(key.clone()).await?.ok_or(StoreError::Conflict(reason)),
+                        None => Err(StoreError::Conflict(reason)),
+                    },
+                    Err(other) => Err(other),
+                }
+            }
+
+            async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>> {
+                sqlx::query("SELECT * FROM appointments WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(appointment)
+                    .transpose()
+            }
+
+            async fn staff_appointments(
+                &self,
+                staff_id: StaffId,
+                from: DateTime<Utc>,
+                until: DateTime<Utc>,
+            ) -> StoreResult<Vec<Appointment>> {
+                sqlx::query(
+                    "SELECT * FROM appointments
+                     WHERE staff_id = $1 AND status = 'booked' AND blocked_from < $3 AND blocked_until > $2
+                     ORDER BY blocked_from",
+                )
+                .bind(staff_id.0)
+                .bind(from)
+                .bind(until)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(appointment)
+                .collect()
+            }
+
+            async fn set_appointment_status(
+                &self,
+                id: AppointmentId,
+                status: AppointmentStatus,
+            ) -> StoreResult<Option<Appointment>> {
+                sqlx::query("UPDATE appointments SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *")
+                    .bind(id.0)
+                    .bind(status.as_str())
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(appointment)
+                    .transpose()
+            }
+
+            async fn upsert_call(&self, c: &Call) -> StoreResult<()> {
+                // COALESCE keeps what earlier events stored; the status only moves forward, so a
+                // late redelivery of `call_started` never reopens an ended call.
+                sqlx::query(
+                    "INSERT INTO calls (id, company_id, branch_id, from_number, to_number, agent_id, language,
+                         status, started_at, ended_at, duration_ms, disconnection_reason, transcript, summary,
+                         sentiment, successful, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                     ON CONFLICT (id) DO UPDATE SET
+                         company_id = COALESCE(excluded.company_id, calls.company_id),
+                         branch_id = COALESCE(excluded.branch_id, calls.branch_id),
+                         from_number = COALESCE(excluded.from_number, calls.from_number),
+                         to_number = COALESCE(excluded.to_number, calls.to_number),
+                         agent_id = COALESCE(excluded.agent_id, calls.agent_id),
+                         language = COALESCE(excluded.language, calls.language),
+                         status = CASE
+                             WHEN (CASE excluded.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
+                                       WHEN 'ended' THEN 2 ELSE 3 END)
+                                > (CASE calls.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
+                                       WHEN 'ended' THEN 2 ELSE 3 END)
+                             THEN excluded.status ELSE calls.status END,
+                         started_at = COALESCE(excluded.started_at, calls.started_at),
+                         ended_at = COALESCE(excluded.ended_at, calls.ended_at),
+                         duration_ms = COALESCE(excluded.duration_ms, calls.duration_ms),
+                         disconnection_reason = COALESCE(excluded.disconnection_reason, calls.disconnection_reason),
+                         transcript = COALESCE(excluded.transcript, calls.transcript),
+                         summary = COALESCE(excluded.summary, calls.summary),
+                         sentiment = COALESCE(excluded.sentiment, calls.sentiment),
+                         successful = COALESCE(excluded.successful, calls.successful),
+                         updated_at = excluded.updated_at",
+                )
+                    .bind(c.id.as_str())
+                    .bind(c.company_id.map(|x| x.0))
+                    .bind(c.branch_id.map(|x| x.0))
+                    .bind(c.from_number.as_ref().map(|n| n.as_str()))
+                    .bind(c.to_number.as_ref().map(|n| n.as_str()))
+                    .bind(&c.agent_id)
+                    .bind(c.language.map(|l| l.to_string()))
+                    .bind(c.status.as_str())
+                    .bind(c.started_at)
+                    .bind(c.ended_at)
+                    .bind(c.duration_ms)
+                    .bind(&c.disconnection_reason)
+                    .bind(&c.transcript)
+                    .bind(&c.summary)
+                    .bind(&c.sentiment)
+                    .bind(c.successful)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn call(&self, id: &CallId) -> StoreResult<Option<Call>> {
+                sqlx::query("SELECT * FROM calls WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(call)
+                    .transpose()
+            }
+
+            async fn record_call_event(&self, e: &CallEvent) -> StoreResult<Recorded> {
+                let done = sqlx::query(
+                    "INSERT INTO call_events (call_id, event, dedupe_key, payload, received_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+                )
+                .bind(e.call_id.as_str())
+                .bind(&e.event)
+                .bind(&e.dedupe_key)
+                .bind(Json(&e.payload))
+                .bind(e.received_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(if done.rows_affected() == 1 { Recorded::New } else { Recorded::Duplicate })
+            }
+
+            async fn insert_callback(&self, c: &CallbackRequest) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO callback_requests (id, company_id, branch_id, customer_id, phone, name, reason,
+                         notes, priority, priority_rank, status, assigned_staff_id, assignment_reason, language,
+                         source_call_id, scheduled_for, due_at, attempts, escalation_level, version,
+                         created_at, updated_at, assigned_at, contacted_at, completed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                         $19, $20, $21, $22, $23, $24, $25)",
+                )
+                .bind(c.id.0)
+                .bind(c.company_id.0)
+                .bind(c.branch_id.map(|b| b.0))
+                .bind(c.customer_id.map(|x| x.0))
+                .bind(c.phone.as_str())
+                .bind(&c.name)
+                .bind(&c.reason)
+                .bind(&c.notes)
+                .bind(c.priority.as_str())
+                .bind(c.priority.rank())
+                .bind(c.status.as_str())
+                .bind(c.assigned_staff_id.map(|s| s.0))
+                .bind(&c.assignment_reason)
+                .bind(c.language.map(|l| l.to_string()))
+                .bind(c.source_call_id.as_ref().map(|x| x.as_str()))
+                .bind(c.scheduled_for)
+                .bind(c.due_at)
+                .bind(to_i32(c.attempts))
+                .bind(to_i32(c.escalation_level))
+                .bind(c.version)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .bind(c.assigned_at)
+                .bind(c.contacted_at)
+                .bind(c.completed_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn callback(
+                &self,
+                company_id: CompanyId,
+                id: CallbackId,
+            ) -> StoreResult<Option<CallbackRequest>> {
+                sqlx::query("SELECT * FROM callback_requests WHERE company_id = $1 AND id = $2")
+                    .bind(company_id.0)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(callback)
+                    .transpose()
+            }
+
+            async fn list_callbacks(&self, company_id: CompanyId) -> StoreResult<Vec<CallbackRequest>> {
+                sqlx::query(
+                    "SELECT * FROM callback_requests WHERE company_id = $1
+                     ORDER BY priority_rank DESC, created_at, id",
+                )
+                .bind(company_id.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(callback)
+                .collect()
+            }
+
+            async fn insert_api_token(&self, t: &ApiToken) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, company_id, role, staff_id, name, token_hash, created_at, revoked_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(t.id.0)
+                .bind(t.company_id.0)
+                .bind(t.role.as_str())
+                .bind(t.staff_id.map(|s| s.0))
+                .bind(&t.name)
+                .bind(&t.token_hash)
+                .bind(t.created_at)
+                .bind(t.revoked_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn api_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+                sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(api_token)
+                    .transpose()
+            }
+
+            async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (company_id, token_id, action, entity_type, entity_id, old_value,
+                         new_value, ip, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(e.company_id.0)
+                .bind(e.token_id.map(|t| t.0))
+                .bind(&e.action)
+                .bind(&e.entity_type)
+                .bind(&e.entity_id)
+                .bind(e.old_value.as_ref().map(Json))
+                .bind(e.new_value.as_ref().map(Json))
+                .bind(&e.ip)
+                .bind(e.at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, company_id: CompanyId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+                sqlx::query("SELECT * FROM audit_log WHERE company_id = $1 ORDER BY at DESC, id DESC LIMIT $2")
+                    .bind(company_id.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(audit_entry)
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
