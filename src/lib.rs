@@ -2,4 +2,9 @@
 //! health, metrics), start-up and shutdown.
 
 pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod seed;
+pub mod startup;
 pub mod store;
+pub mod telemetry;

@@ -1,0 +1,58 @@
+//! The HTTP surface: routes, shared state and the app factory used by the server and tests.
+
+pub mod error;
+mod health;
+pub mod middleware;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use callflow_actors::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// State shared by every handler.
+pub struct AppState {
+    /// The database, through the engine's trait.
+    pub store: Arc<dyn Store>,
+    /// The metrics recorder, rendered by `/metrics`.
+    pub metrics: Metrics,
+    /// Whether start-up has finished (engine started).
+    pub readiness: Readiness,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+}
+
+/// Set once the engine is started; `/readyz` answers 503 until then.
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Marks the engine as started (or not).
+    pub fn set(&self, started: bool) {
+        self.0.store(started, Ordering::Release);
+    }
+
+    /// Whether the engine is started.
+    pub fn is_started(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Registers every route, the body limits and the middleware on an app.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
+    let limit = state.config.server.max_body_bytes;
+    cfg.app_data(state)
+        .app_data(web::PayloadConfig::new(limit))
+        .service(
+            web::scope("")
+                // Outermost last: `observe` sees every answer, including an early 413.
+                .wrap(from_fn(middleware::limit_body))
+                .wrap(from_fn(middleware::observe))
+                .route("/healthz", web::get().to(health::healthz))
+                .route("/readyz", web::get().to(health::readyz))
+                .route("/metrics", web::get().to(health::metrics))
+                .default_service(web::to(health::not_found)),
+        );
+}

@@ -1,0 +1,147 @@
+//! Start-up and shutdown, in order: metrics, database (with retry), migrations, demo seed,
+//! listener, HTTP server; on SIGINT/SIGTERM stop accepting, finish in-flight requests, then
+//! close the database so pending writes are flushed.
+//!
+//! Like mini-redis's `server::run`, [`Application::build`] takes a configuration whose bind
+//! address may use port 0, so tests start real servers on free ports.
+
+use crate::config::Config;
+use crate::http::{self, AppState, Readiness};
+use crate::metrics::Metrics;
+use crate::seed;
+use crate::store::{Database, DatabaseError};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use callflow_actors::{Store, StoreError};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The metrics recorder could not be installed.
+    #[error("cannot install metrics recorder: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
+    /// Connecting or migrating failed.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// Seeding the demo failed.
+    #[error("cannot seed the demo company: {0}")]
+    Seed(#[source] StoreError),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started (not yet awaited) server.
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+    database: Database,
+    store: Arc<dyn Store>,
+}
+
+impl Application {
+    /// Connects, migrates, seeds when empty and binds; the server runs once awaited.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let metrics = Metrics::install()?;
+        tracing::info!(url = %config.database.redacted_url(), "connecting to the database");
+        let database = Database::connect(&config.database).await?;
+        database.migrate().await?;
+        let store = database.store();
+        if config.database.seed_demo_when_empty && seed::seed_demo_if_empty(&*store).await.map_err(StartupError::Seed)? {
+            tracing::info!("empty database: seeded the demo company \"Zahnarztpraxis Dr. Müller\"");
+        }
+        let listener = TcpListener::bind(config.server.bind)
+            .map_err(|source| StartupError::Bind { addr: config.server.bind, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr: config.server.bind, source })?;
+
+        let readiness = Readiness::default();
+        let config = Arc::new(config);
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            metrics,
+            readiness: readiness.clone(),
+            config: config.clone(),
+        });
+        let mut server = HttpServer::new(move || App::new().configure(|cfg| http::configure(cfg, state.clone())))
+            // We handle SIGINT ourselves: actix treats it as a forced stop, we want it graceful.
+            .disable_signals()
+            .shutdown_timeout(config.server.shutdown_timeout_secs)
+            .client_request_timeout(Duration::from_secs(config.server.client_request_timeout_secs));
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr: config.server.bind, source })?
+            .run();
+        readiness.set(true);
+        tracing::info!(%address, "callflow is listening");
+        Ok(Self { server, address, database, store })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The store the server uses.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The database pool the server uses.
+    pub fn database(&self) -> Database {
+        self.database.clone()
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (by [`ServerHandle::stop`] or SIGINT/SIGTERM), then closes the
+    /// database once in-flight requests are done.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let signals = tokio::spawn(async move {
+            wait_for_shutdown_signal().await;
+            tracing::info!("shutdown requested: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        signals.abort();
+        self.database.close().await;
+        tracing::info!("callflow stopped");
+        served
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
