@@ -255,79 +255,138 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut tree: Table = DEFAULTS.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
-            path: "built-in defaults".into(),
-            message: e.to_string(),
-        })?;
+        let mut tree: Table =
+            DEFAULTS
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: "built-in defaults".into(),
+                    message: e.to_string(),
+                })?;
         let mut origins = Origins::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_owned(),
                 source,
             })?;
-            let user: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
-                path: path.to_owned(),
-                message: e.message().to_owned() + &line_of(&text, e.span()),
-            })?;
-            merge_file(&mut tree, user, &path.display().to_string(), "", &mut origins)?;
+            let user: Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: path.to_owned(),
+                    message: e.message().to_owned() + &line_of(&text, e.span()),
+                })?;
+            merge_file(
+                &mut tree,
+                user,
+                &path.display().to_string(),
+                "",
+                &mut origins,
+            )?;
         }
-        let mut vars: Vec<_> = env.into_iter().filter(|(name, _)| is_override(name)).collect();
+        let mut vars: Vec<_> = env
+            .into_iter()
+            .filter(|(name, _)| is_override(name))
+            .collect();
         vars.sort();
         for (name, raw) in vars {
             apply_env(&mut tree, &name, &raw, &mut origins)?;
         }
-        let config: Config =
-            serde_path_to_error::deserialize(Value::Table(tree)).map_err(|e| {
-                let key = e.path().to_string();
-                ConfigError::Invalid {
-                    origin: origin_of(&origins, &key),
-                    message: e.into_inner().to_string(),
-                    key,
-                }
-            })?;
-        config.validate().map_err(|(key, message)| ConfigError::Invalid {
-            origin: origin_of(&origins, key),
-            key: key.to_owned(),
-            message,
+        let config: Config = serde_path_to_error::deserialize(Value::Table(tree)).map_err(|e| {
+            let key = e.path().to_string();
+            // toml appends "in `key`" on a second line; the key is already in our message.
+            let message = e.into_inner().to_string();
+            ConfigError::Invalid {
+                origin: origin_of(&origins, &key),
+                message: message.lines().next().unwrap_or_default().to_owned(),
+                key,
+            }
         })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                origin: origin_of(&origins, key),
+                key: key.to_owned(),
+                message,
+            })?;
         Ok(config)
     }
 
     /// Checks what types alone cannot: ranges, schemes, weights adding up.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         let url = self.database.url.expose();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(("database.url", "must start with sqlite:, postgres:// or postgresql://".into()));
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err((
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
         }
         let redis = self.redis.url.expose();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
-            return Err(("redis.url", "must be empty or start with redis:// or rediss://".into()));
+            return Err((
+                "redis.url",
+                "must be empty or start with redis:// or rediss://".into(),
+            ));
         }
         if self.retell.api_key.is_empty() {
             return Err(("retell.api_key", "must not be empty".into()));
         }
         let positive: [(&'static str, u64); 10] = [
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
-            ("server.client_request_timeout_secs", self.server.client_request_timeout_secs),
-            ("database.max_connections", self.database.max_connections.into()),
-            ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
-            ("scheduling.slot_interval_minutes", self.scheduling.slot_interval_minutes.into()),
-            ("scheduling.booking_horizon_days", self.scheduling.booking_horizon_days.into()),
+            (
+                "server.client_request_timeout_secs",
+                self.server.client_request_timeout_secs,
+            ),
+            (
+                "database.max_connections",
+                self.database.max_connections.into(),
+            ),
+            (
+                "database.acquire_timeout_secs",
+                self.database.acquire_timeout_secs,
+            ),
+            (
+                "scheduling.slot_interval_minutes",
+                self.scheduling.slot_interval_minutes.into(),
+            ),
+            (
+                "scheduling.booking_horizon_days",
+                self.scheduling.booking_horizon_days.into(),
+            ),
             ("scheduling.hold_ttl_secs", self.scheduling.hold_ttl_secs),
-            ("scheduling.call_idle_timeout_secs", self.scheduling.call_idle_timeout_secs),
-            ("scheduling.max_slots_offered", self.scheduling.max_slots_offered.into()),
+            (
+                "scheduling.call_idle_timeout_secs",
+                self.scheduling.call_idle_timeout_secs,
+            ),
+            (
+                "scheduling.max_slots_offered",
+                self.scheduling.max_slots_offered.into(),
+            ),
             ("callbacks.max_attempts", self.callbacks.max_attempts.into()),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be greater than 0".into()));
         }
         if self.scheduling.slot_interval_minutes > 24 * 60 {
-            return Err(("scheduling.slot_interval_minutes", "must be at most 1440 (a day)".into()));
+            return Err((
+                "scheduling.slot_interval_minutes",
+                "must be at most 1440 (a day)".into(),
+            ));
         }
         let sla = [
-            ("callbacks.sla_urgent_minutes", self.callbacks.sla_urgent_minutes),
-            ("callbacks.sla_high_minutes", self.callbacks.sla_high_minutes),
-            ("callbacks.sla_normal_minutes", self.callbacks.sla_normal_minutes),
+            (
+                "callbacks.sla_urgent_minutes",
+                self.callbacks.sla_urgent_minutes,
+            ),
+            (
+                "callbacks.sla_high_minutes",
+                self.callbacks.sla_high_minutes,
+            ),
+            (
+                "callbacks.sla_normal_minutes",
+                self.callbacks.sla_normal_minutes,
+            ),
         ];
         if let Some((key, _)) = sla.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be greater than 0".into()));
@@ -345,7 +404,10 @@ impl Config {
         }
         let sum: f64 = weights.iter().map(|(_, w)| w).sum();
         if (sum - 1.0).abs() > 1e-6 {
-            return Err(("scoring", format!("weights must add up to 1, they add up to {sum:.3}")));
+            return Err((
+                "scoring",
+                format!("weights must add up to 1, they add up to {sum:.3}"),
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return Err(("logging.level", e.to_string()));
@@ -395,14 +457,23 @@ fn origin_of(origins: &Origins, key: &str) -> String {
     // serde_path_to_error paths look like `server.bind`; a key's section may be what was set.
     origins
         .get(key)
-        .or_else(|| key.split('.').next().and_then(|section| origins.get(section)))
+        .or_else(|| {
+            key.split('.')
+                .next()
+                .and_then(|section| origins.get(section))
+        })
         .cloned()
         .unwrap_or_else(|| "built-in defaults".into())
 }
 
 fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    span.map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
-        .unwrap_or_default()
+    span.map(|s| {
+        format!(
+            " (line {})",
+            text[..s.start.min(text.len())].lines().count().max(1)
+        )
+    })
+    .unwrap_or_default()
 }
 
 /// Merges `user` over `base`, refusing keys `base` does not have.
@@ -414,10 +485,17 @@ fn merge_file(
     origins: &mut Origins,
 ) -> Result<(), ConfigError> {
     for (key, value) in user {
-        let dotted = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let dotted = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match (base.get_mut(&key), value) {
             (None, _) => {
-                return Err(ConfigError::UnknownKey { key: dotted, origin: origin.to_owned() })
+                return Err(ConfigError::UnknownKey {
+                    key: dotted,
+                    origin: origin.to_owned(),
+                })
             }
             (Some(Value::Table(into)), Value::Table(from)) => {
                 merge_file(into, from, origin, &dotted, origins)?
@@ -432,10 +510,21 @@ fn merge_file(
 }
 
 /// Sets the key named by `CALLFLOW_SECTION__KEY` to `raw`, read as the type of its default.
-fn apply_env(tree: &mut Table, name: &str, raw: &str, origins: &mut Origins) -> Result<(), ConfigError> {
-    let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
+fn apply_env(
+    tree: &mut Table,
+    name: &str,
+    raw: &str,
+    origins: &mut Origins,
+) -> Result<(), ConfigError> {
+    let path: Vec<String> = name[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_lowercase)
+        .collect();
     let key = path.join(".");
-    let unknown = || ConfigError::UnknownKey { key: key.clone(), origin: format!("environment variable {name}") };
+    let unknown = || ConfigError::UnknownKey {
+        key: key.clone(),
+        origin: format!("environment variable {name}"),
+    };
     let (last, parents) = path.split_last().ok_or_else(unknown)?;
     let mut table = &mut *tree;
     for part in parents {
@@ -455,16 +544,28 @@ fn apply_env(tree: &mut Table, name: &str, raw: &str, origins: &mut Origins) -> 
     };
     *slot = match slot {
         Value::String(_) => Value::String(raw.to_owned()),
-        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| invalid("expected a whole number"))?),
-        Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| invalid("expected a number"))?),
+        Value::Integer(_) => Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| invalid("expected a whole number"))?,
+        ),
+        Value::Float(_) => Value::Float(
+            raw.trim()
+                .parse()
+                .map_err(|_| invalid("expected a number"))?,
+        ),
         Value::Boolean(_) => Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => true,
             "false" | "0" | "no" | "off" => false,
             _ => return Err(invalid("expected true or false")),
         }),
         _ => {
-            let doc: Table = format!("v = {raw}").parse().map_err(|_| invalid("expected a TOML value"))?;
-            doc.get("v").cloned().ok_or_else(|| invalid("expected a TOML value"))?
+            let doc: Table = format!("v = {raw}")
+                .parse()
+                .map_err(|_| invalid("expected a TOML value"))?;
+            doc.get("v")
+                .cloned()
+                .ok_or_else(|| invalid("expected a TOML value"))?
         }
     };
     origins.insert(key, format!("environment variable {name}"));
@@ -476,7 +577,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn write(text: &str) -> tempfile_path::TempFile {
@@ -488,7 +592,8 @@ mod tests {
         pub struct TempFile(pub std::path::PathBuf);
         impl TempFile {
             pub fn with(text: &str) -> Self {
-                let path = std::env::temp_dir().join(format!("callflow-config-{}.toml", uuid::Uuid::new_v4()));
+                let path = std::env::temp_dir()
+                    .join(format!("callflow-config-{}.toml", uuid::Uuid::new_v4()));
                 std::fs::write(&path, text).expect("temp file is writable");
                 Self(path)
             }
@@ -502,8 +607,14 @@ mod tests {
 
     #[test]
     fn the_committed_config_toml_parses_and_validates() {
-        let config = Config::load(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))), [])
-            .expect("committed config.toml is valid");
+        let config = Config::load(
+            Some(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config.toml"
+            ))),
+            [],
+        )
+        .expect("committed config.toml is valid");
         assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database.url.expose(), "sqlite://data/callflow.db");
         assert_eq!(config.server.max_body_bytes, 1024 * 1024);
@@ -526,60 +637,102 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(config.server.bind.to_string(), "0.0.0.0:7000");
-        assert_eq!(config.server.workers, 2, "file value kept where no variable is set");
+        assert_eq!(
+            config.server.workers, 2,
+            "file value kept where no variable is set"
+        );
         assert_eq!(config.scheduling.slot_interval_minutes, 30);
         assert!(!config.database.seed_demo_when_empty);
-        assert_eq!(config.retell.api_key.expose(), "12345", "numeric text stays a string for string keys");
-        assert_eq!(config.database.redacted_url(), "postgres://u:***@db/callflow");
+        assert_eq!(
+            config.retell.api_key.expose(),
+            "12345",
+            "numeric text stays a string for string keys"
+        );
+        assert_eq!(
+            config.database.redacted_url(),
+            "postgres://u:***@db/callflow"
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused_naming_the_key_and_its_origin() {
         let file = write("[server]\nbnd = \"127.0.0.1:9000\"\n");
-        let err = Config::load(Some(&file.0), []).expect_err("unknown key").to_string();
+        let err = Config::load(Some(&file.0), [])
+            .expect_err("unknown key")
+            .to_string();
         assert!(err.contains("`server.bnd`"), "{err}");
         assert!(err.contains(&file.0.display().to_string()), "{err}");
 
-        let err = Config::load(None, env(&[("CALLFLOW_SERVER__PORT", "80")])).expect_err("unknown").to_string();
-        assert!(err.contains("`server.port`") && err.contains("CALLFLOW_SERVER__PORT"), "{err}");
+        let err = Config::load(None, env(&[("CALLFLOW_SERVER__PORT", "80")]))
+            .expect_err("unknown")
+            .to_string();
+        assert!(
+            err.contains("`server.port`") && err.contains("CALLFLOW_SERVER__PORT"),
+            "{err}"
+        );
 
-        let err = Config::load(None, env(&[("CALLFLOW_SERVR__BIND", "x")])).expect_err("unknown").to_string();
+        let err = Config::load(None, env(&[("CALLFLOW_SERVR__BIND", "x")]))
+            .expect_err("unknown")
+            .to_string();
         assert!(err.contains("`servr.bind`"), "{err}");
     }
 
     #[test]
     fn bad_values_are_refused_naming_the_key() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("CALLFLOW_SERVER__BIND", "not an address")], "server.bind"),
+            (
+                &[("CALLFLOW_SERVER__BIND", "not an address")],
+                "server.bind",
+            ),
             (&[("CALLFLOW_SERVER__WORKERS", "many")], "server.workers"),
             (&[("CALLFLOW_SERVER__WORKERS", "-1")], "server.workers"),
             (&[("CALLFLOW_DATABASE__URL", "mysql://x")], "database.url"),
-            (&[("CALLFLOW_SCHEDULING__HOLD_TTL_SECS", "0")], "scheduling.hold_ttl_secs"),
+            (
+                &[("CALLFLOW_SCHEDULING__HOLD_TTL_SECS", "0")],
+                "scheduling.hold_ttl_secs",
+            ),
             (&[("CALLFLOW_SCORING__LANGUAGE", "0.5")], "scoring"),
             (&[("CALLFLOW_LOGGING__FORMAT", "xml")], "logging.format"),
             (&[("CALLFLOW_REDIS__URL", "localhost")], "redis.url"),
         ];
         for (vars, key) in cases {
-            let err = Config::load(None, env(vars)).expect_err("invalid").to_string();
+            let err = Config::load(None, env(vars))
+                .expect_err("invalid")
+                .to_string();
             assert!(err.contains(&format!("`{key}`")), "{vars:?}: {err}");
         }
         let file = write("[server]\nworkers = \"four\"\n");
-        let err = Config::load(Some(&file.0), []).expect_err("invalid").to_string();
-        assert!(err.contains("`server.workers`") && err.contains(&file.0.display().to_string()), "{err}");
+        let err = Config::load(Some(&file.0), [])
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            err.contains("`server.workers`") && err.contains(&file.0.display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]
     fn syntax_errors_and_missing_files_are_reported_with_the_path() {
         let file = write("[server\nbind = 1\n");
-        let err = Config::load(Some(&file.0), []).expect_err("bad toml").to_string();
-        assert!(err.contains("not valid TOML") && err.contains("line 1"), "{err}");
-        let err = Config::load(Some(Path::new("/nonexistent/callflow.toml")), []).expect_err("missing");
+        let err = Config::load(Some(&file.0), [])
+            .expect_err("bad toml")
+            .to_string();
+        assert!(
+            err.contains("not valid TOML") && err.contains("line 1"),
+            "{err}"
+        );
+        let err =
+            Config::load(Some(Path::new("/nonexistent/callflow.toml")), []).expect_err("missing");
         assert!(err.to_string().contains("/nonexistent/callflow.toml"));
     }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let config = Config::load(None, env(&[("CALLFLOW_RETELL__API_KEY", "key_super_secret")])).expect("valid");
+        let config = Config::load(
+            None,
+            env(&[("CALLFLOW_RETELL__API_KEY", "key_super_secret")]),
+        )
+        .expect("valid");
         let printed = format!("{config:?}");
         assert!(!printed.contains("key_super_secret"));
         assert!(printed.contains("[redacted]"));

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "callflow", version, about = "Real-time call orchestration for AI phone agents on Retell AI")]
+#[command(
+    name = "callflow",
+    version,
+    about = "Real-time call orchestration for AI phone agents on Retell AI"
+)]
 struct Cli {
     /// Configuration file (defaults to ./config.toml when present, else built-in defaults).
     #[arg(long, global = true, env = "CALLFLOW_CONFIG", value_name = "FILE")]
@@ -55,7 +59,8 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.logging);
-    let result = actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), config));
+    let result =
+        actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), config));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -68,12 +73,20 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => Application::build(config).await?.run_until_stopped().await?,
+        Command::Serve => {
+            Application::build(config)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
         Command::Migrate { revert } => {
             let database = Database::connect(&config.database).await?;
             if revert {
                 database.migrate_down().await?;
-                println!("reverted all migrations on {}", config.database.redacted_url());
+                println!(
+                    "reverted all migrations on {}",
+                    config.database.redacted_url()
+                );
             } else {
                 database.migrate().await?;
                 println!("migrations applied on {}", config.database.redacted_url());

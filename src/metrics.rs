@@ -4,7 +4,7 @@
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, gauge, Unit};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// HTTP requests served, by route pattern, method and status.
@@ -24,7 +24,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// How often histograms are compacted; the exporter buffers samples until then.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-static RECORDER: OnceLock<Metrics> = OnceLock::new();
+/// The recorder is global: installed once per process, shared by every server in it (tests
+/// start many). A mutex rather than a `OnceLock` because installing can fail.
+static RECORDER: Mutex<Option<Metrics>> = Mutex::new(None);
 
 /// The installed recorder and the process collector, rendered on every scrape.
 #[derive(Clone)]
@@ -37,7 +39,10 @@ impl Metrics {
     /// Installs the global recorder once per process (tests start many servers in one process)
     /// and starts its upkeep thread.
     pub fn install() -> Result<Self, BuildError> {
-        if let Some(m) = RECORDER.get() {
+        let mut installed = RECORDER
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(m) = installed.as_ref() {
             return Ok(m.clone());
         }
         let handle = PrometheusBuilder::new()
@@ -47,7 +52,10 @@ impl Metrics {
         process.describe();
         describe();
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-        let metrics = Metrics { handle, process: std::sync::Arc::new(process) };
+        let metrics = Metrics {
+            handle,
+            process: std::sync::Arc::new(process),
+        };
         let upkeep = metrics.handle.clone();
         std::thread::Builder::new()
             .name("metrics-upkeep".into())
@@ -56,7 +64,8 @@ impl Metrics {
                 upkeep.run_upkeep();
             })
             .map_err(|e| BuildError::FailedToCreateHTTPListener(e.to_string()))?;
-        Ok(RECORDER.get_or_init(|| metrics).clone())
+        *installed = Some(metrics.clone());
+        Ok(metrics)
     }
 
     /// The Prometheus text exposition of every metric.
@@ -67,12 +76,19 @@ impl Metrics {
 }
 
 fn describe() {
-    describe_counter!(HTTP_REQUESTS_TOTAL, Unit::Count, "HTTP requests served, by route, method and status.");
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        Unit::Count,
+        "HTTP requests served, by route, method and status."
+    );
     describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,
         Unit::Seconds,
         "HTTP request latency, by route, method and status."
     );
     describe_gauge!(BUILD_INFO, "Build information; the value is always 1.");
-    describe_gauge!(READY, "1 when the database is reachable and the engine is started.");
+    describe_gauge!(
+        READY,
+        "1 when the database is reachable and the engine is started."
+    );
 }

@@ -44,9 +44,19 @@ pub struct DemoSummary {
 pub async fn seed_demo(store: &dyn Store) -> StoreResult<DemoSummary> {
     let demo = demo_data();
     // The company first without its default branch (the branch references the company).
-    store.upsert_company(&Company { default_branch_id: None, ..demo.company.clone() }).await?;
+    store
+        .upsert_company(&Company {
+            default_branch_id: None,
+            ..demo.company.clone()
+        })
+        .await?;
     for branch in &demo.branches {
-        store.upsert_branch(&Branch { fallback_branch_id: None, ..branch.clone() }).await?;
+        store
+            .upsert_branch(&Branch {
+                fallback_branch_id: None,
+                ..branch.clone()
+            })
+            .await?;
     }
     for branch in &demo.branches {
         store.upsert_branch(branch).await?;
@@ -113,10 +123,19 @@ fn day(spec: &str) -> DayHours {
     DayHours::new(ranges).expect("demo hours do not overlap")
 }
 
-const WEEKDAYS: [Weekday; 5] = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri];
+const WEEKDAYS: [Weekday; 5] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+];
 
 fn langs(codes: &[&str]) -> Vec<Language> {
-    codes.iter().map(|c| Language::parse(c).expect("demo languages are valid")).collect()
+    codes
+        .iter()
+        .map(|c| Language::parse(c).expect("demo languages are valid"))
+        .collect()
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -129,12 +148,20 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// German public holidays (nationwide) and the practice's Christmas closure.
 fn holidays() -> Vec<DateOverride> {
-    let closed = |d: NaiveDate, reason: &str| DateOverride { date: d, hours: DayHours::closed(), reason: reason.into() };
+    let closed = |d: NaiveDate, reason: &str| DateOverride {
+        date: d,
+        hours: DayHours::closed(),
+        reason: reason.into(),
+    };
     vec![
         closed(date(2026, 12, 24), "Heiligabend"),
         closed(date(2026, 12, 25), "1. Weihnachtsfeiertag"),
         closed(date(2026, 12, 26), "2. Weihnachtsfeiertag"),
-        DateOverride { date: date(2026, 12, 31), hours: day("08:00-12:00"), reason: "Silvester".into() },
+        DateOverride {
+            date: date(2026, 12, 31),
+            hours: day("08:00-12:00"),
+            reason: "Silvester".into(),
+        },
         closed(date(2027, 1, 1), "Neujahr"),
         closed(date(2027, 3, 26), "Karfreitag"),
         closed(date(2027, 3, 29), "Ostermontag"),
@@ -146,7 +173,12 @@ fn holidays() -> Vec<DateOverride> {
 pub fn demo_data() -> Demo {
     let company_id = CompanyId(id("company"));
     let tz = chrono_tz::Europe::Berlin;
-    let branch = |key: &str, name: &str, address: &str, languages: &[&str], prefix: &str, hours: WeeklyHours| Branch {
+    let branch = |key: &str,
+                  name: &str,
+                  address: &str,
+                  languages: &[&str],
+                  prefix: &str,
+                  hours: WeeklyHours| Branch {
         id: BranchId(id(key)),
         company_id,
         name: name.into(),
@@ -169,7 +201,9 @@ pub fn demo_data() -> Demo {
         "+4930",
         WeeklyHours::same_on(&WEEKDAYS, day("08:00-18:00")),
     );
-    berlin.agent_by_language.insert(Language::DE, BERLIN_AGENT.into());
+    berlin
+        .agent_by_language
+        .insert(Language::DE, BERLIN_AGENT.into());
     let mut hamburg = branch(
         "hamburg",
         "Praxis Hamburg-Altona",
@@ -213,8 +247,18 @@ pub fn demo_data() -> Demo {
 
     let full_week = WeeklyHours::same_on(&WEEKDAYS, day("08:00-17:00"));
     let lunch = WeeklyHours::same_on(&WEEKDAYS, day("12:00-13:00"));
-    let part_time = WeeklyHours::same_on(&[Weekday::Mon, Weekday::Wed, Weekday::Thu], day("08:00-14:00"));
-    let staff_member = |key: &str, b: &Branch, name: &str, role: StaffRole, skills: &[&str], languages: &[&str], hours: &WeeklyHours, breaks: &WeeklyHours| Staff {
+    let part_time = WeeklyHours::same_on(
+        &[Weekday::Mon, Weekday::Wed, Weekday::Thu],
+        day("08:00-14:00"),
+    );
+    let staff_member = |key: &str,
+                        b: &Branch,
+                        name: &str,
+                        role: StaffRole,
+                        skills: &[&str],
+                        languages: &[&str],
+                        hours: &WeeklyHours,
+                        breaks: &WeeklyHours| Staff {
         id: StaffId(id(&format!("staff-{key}"))),
         branch_id: b.id,
         name: name.into(),
@@ -230,43 +274,200 @@ pub fn demo_data() -> Demo {
     use StaffRole::*;
     let none = WeeklyHours::default();
     let mut staff = vec![
-        staff_member("anna.schmidt", &berlin, "Dr. Anna Schmidt", Practitioner, &["examination", "filling", "root_canal", "implant_consultation"], &["de", "en"], &full_week, &lunch),
-        staff_member("mehmet.yilmaz", &berlin, "Mehmet Yılmaz", Assistant, &["prophylaxis", "whitening"], &["de", "tr"], &full_week, &lunch),
-        staff_member("lukas.weber", &berlin, "Dr. Lukas Weber", Practitioner, &["examination", "filling", "whitening"], &["de"], &part_time, &none),
-        staff_member("sabine.koch", &berlin, "Sabine Koch", Manager, &[], &["de", "en"], &full_week, &lunch),
-        staff_member("olga.petrova", &hamburg, "Dr. Olga Petrova", Practitioner, &["examination", "filling", "root_canal"], &["de", "ru", "en"], &full_week, &lunch),
-        staff_member("jana.fischer", &hamburg, "Jana Fischer", Assistant, &["prophylaxis", "whitening"], &["de", "en"], &full_week, &lunch),
-        staff_member("thomas.becker", &hamburg, "Dr. Thomas Becker", Practitioner, &["examination", "filling", "implant_consultation"], &["de"], &part_time, &none),
-        staff_member("katrin.wolf", &hamburg, "Katrin Wolf", Manager, &[], &["de"], &full_week, &lunch),
-        staff_member("layla.haddad", &muenchen, "Dr. Layla Haddad", Practitioner, &["examination", "filling", "root_canal"], &["de", "ar", "en"], &full_week, &lunch),
-        staff_member("sophie.wagner", &muenchen, "Sophie Wagner", Assistant, &["prophylaxis"], &["de", "en"], &full_week, &lunch),
-        staff_member("maximilian.hofer", &muenchen, "Dr. Maximilian Hofer", Practitioner, &["examination", "filling", "whitening", "implant_consultation"], &["de"], &full_week, &lunch),
-        staff_member("claudia.braun", &muenchen, "Claudia Braun", Manager, &[], &["de", "en"], &full_week, &lunch),
+        staff_member(
+            "anna.schmidt",
+            &berlin,
+            "Dr. Anna Schmidt",
+            Practitioner,
+            &[
+                "examination",
+                "filling",
+                "root_canal",
+                "implant_consultation",
+            ],
+            &["de", "en"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "mehmet.yilmaz",
+            &berlin,
+            "Mehmet Yılmaz",
+            Assistant,
+            &["prophylaxis", "whitening"],
+            &["de", "tr"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "lukas.weber",
+            &berlin,
+            "Dr. Lukas Weber",
+            Practitioner,
+            &["examination", "filling", "whitening"],
+            &["de"],
+            &part_time,
+            &none,
+        ),
+        staff_member(
+            "sabine.koch",
+            &berlin,
+            "Sabine Koch",
+            Manager,
+            &[],
+            &["de", "en"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "olga.petrova",
+            &hamburg,
+            "Dr. Olga Petrova",
+            Practitioner,
+            &["examination", "filling", "root_canal"],
+            &["de", "ru", "en"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "jana.fischer",
+            &hamburg,
+            "Jana Fischer",
+            Assistant,
+            &["prophylaxis", "whitening"],
+            &["de", "en"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "thomas.becker",
+            &hamburg,
+            "Dr. Thomas Becker",
+            Practitioner,
+            &["examination", "filling", "implant_consultation"],
+            &["de"],
+            &part_time,
+            &none,
+        ),
+        staff_member(
+            "katrin.wolf",
+            &hamburg,
+            "Katrin Wolf",
+            Manager,
+            &[],
+            &["de"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "layla.haddad",
+            &muenchen,
+            "Dr. Layla Haddad",
+            Practitioner,
+            &["examination", "filling", "root_canal"],
+            &["de", "ar", "en"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "sophie.wagner",
+            &muenchen,
+            "Sophie Wagner",
+            Assistant,
+            &["prophylaxis"],
+            &["de", "en"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "maximilian.hofer",
+            &muenchen,
+            "Dr. Maximilian Hofer",
+            Practitioner,
+            &[
+                "examination",
+                "filling",
+                "whitening",
+                "implant_consultation",
+            ],
+            &["de"],
+            &full_week,
+            &lunch,
+        ),
+        staff_member(
+            "claudia.braun",
+            &muenchen,
+            "Claudia Braun",
+            Manager,
+            &[],
+            &["de", "en"],
+            &full_week,
+            &lunch,
+        ),
     ];
     // Dr. Weber is on leave over the new year.
-    staff[2].date_overrides.push(DateOverride { date: date(2027, 1, 4), hours: DayHours::closed(), reason: "Urlaub".into() });
+    staff[2].date_overrides.push(DateOverride {
+        date: date(2027, 1, 4),
+        hours: DayHours::closed(),
+        reason: "Urlaub".into(),
+    });
 
-    let service = |key: &str, name: &str, minutes: u32, before: u32, after: u32, skills: &[&str]| Service {
-        id: ServiceId(id(&format!("service-{key}"))),
-        company_id,
-        name: name.into(),
-        duration_minutes: minutes,
-        buffer_before_minutes: before,
-        buffer_after_minutes: after,
-        required_skills: strings(skills),
-        active: true,
-    };
+    let service =
+        |key: &str, name: &str, minutes: u32, before: u32, after: u32, skills: &[&str]| Service {
+            id: ServiceId(id(&format!("service-{key}"))),
+            company_id,
+            name: name.into(),
+            duration_minutes: minutes,
+            buffer_before_minutes: before,
+            buffer_after_minutes: after,
+            required_skills: strings(skills),
+            active: true,
+        };
     let services = vec![
-        service("checkup", "Kontrolluntersuchung", 30, 0, 5, &["examination"]),
-        service("cleaning", "Professionelle Zahnreinigung", 60, 5, 10, &["prophylaxis"]),
+        service(
+            "checkup",
+            "Kontrolluntersuchung",
+            30,
+            0,
+            5,
+            &["examination"],
+        ),
+        service(
+            "cleaning",
+            "Professionelle Zahnreinigung",
+            60,
+            5,
+            10,
+            &["prophylaxis"],
+        ),
         service("filling", "Füllungstherapie", 45, 5, 10, &["filling"]),
-        service("root-canal", "Wurzelbehandlung", 90, 10, 15, &["root_canal"]),
+        service(
+            "root-canal",
+            "Wurzelbehandlung",
+            90,
+            10,
+            15,
+            &["root_canal"],
+        ),
         service("whitening", "Bleaching", 60, 5, 10, &["whitening"]),
-        service("implant", "Implantatberatung", 30, 0, 5, &["implant_consultation"]),
+        service(
+            "implant",
+            "Implantatberatung",
+            30,
+            0,
+            5,
+            &["implant_consultation"],
+        ),
         service("pain", "Schmerzsprechstunde", 20, 0, 5, &["examination"]),
     ];
 
-    let customer = |key: &str, phone: &str, name: &str, reference: &str, language: &str, preferred: Option<StaffId>, vip: bool| Customer {
+    let customer = |key: &str,
+                    phone: &str,
+                    name: &str,
+                    reference: &str,
+                    language: &str,
+                    preferred: Option<StaffId>,
+                    vip: bool| Customer {
         id: CustomerId(id(&format!("customer-{key}"))),
         company_id,
         phone: E164Number::parse(phone).expect("demo numbers are valid"),
@@ -278,9 +479,33 @@ pub fn demo_data() -> Demo {
         failed_booking_count: 0,
     };
     let customers = vec![
-        customer("juergen.weiss", JUERGEN_NUMBER, "Jürgen Weiß", "KD-104857", "de", Some(staff[1].id), false),
-        customer("aylin.kaya", "+4917612345678", "Aylin Kaya", "KD-104912", "tr", None, false),
-        customer("ingrid.vogel", "+4915212345678", "Dr. Ingrid Vogel", "KD-100003", "de", Some(staff[0].id), true),
+        customer(
+            "juergen.weiss",
+            JUERGEN_NUMBER,
+            "Jürgen Weiß",
+            "KD-104857",
+            "de",
+            Some(staff[1].id),
+            false,
+        ),
+        customer(
+            "aylin.kaya",
+            "+4917612345678",
+            "Aylin Kaya",
+            "KD-104912",
+            "tr",
+            None,
+            false,
+        ),
+        customer(
+            "ingrid.vogel",
+            "+4915212345678",
+            "Dr. Ingrid Vogel",
+            "KD-100003",
+            "de",
+            Some(staff[0].id),
+            true,
+        ),
     ];
 
     // Jürgen's last cleaning in Berlin, with Mehmet Yılmaz.
@@ -309,7 +534,15 @@ pub fn demo_data() -> Demo {
         created_at: starts_at - chrono::Duration::days(14),
     }];
 
-    Demo { company, branches: vec![berlin, hamburg, muenchen], numbers, staff, services, customers, past_appointments }
+    Demo {
+        company,
+        branches: vec![berlin, hamburg, muenchen],
+        numbers,
+        staff,
+        services,
+        customers,
+        past_appointments,
+    }
 }
 
 #[cfg(test)]
@@ -319,14 +552,35 @@ mod tests {
     #[test]
     fn the_demo_matches_the_retell_samples() {
         let demo = demo_data();
-        let berlin_number = demo.numbers.iter().find(|n| n.number.as_str() == BERLIN_NUMBER).expect("Berlin number");
+        let berlin_number = demo
+            .numbers
+            .iter()
+            .find(|n| n.number.as_str() == BERLIN_NUMBER)
+            .expect("Berlin number");
         assert_eq!(berlin_number.retell_agent_id.as_deref(), Some(BERLIN_AGENT));
-        let berlin = demo.branches.iter().find(|b| b.id == berlin_number.branch_id).expect("Berlin branch");
-        assert_eq!(berlin.slug, "praxis-mueller-berlin", "the samples' x-tenant header and metadata name it");
+        let berlin = demo
+            .branches
+            .iter()
+            .find(|b| b.id == berlin_number.branch_id)
+            .expect("Berlin branch");
+        assert_eq!(
+            berlin.slug, "praxis-mueller-berlin",
+            "the samples' x-tenant header and metadata name it"
+        );
         assert_eq!(demo.company.name, "Zahnarztpraxis Dr. Müller");
-        let juergen = demo.customers.iter().find(|c| c.phone.as_str() == JUERGEN_NUMBER).expect("Jürgen");
-        assert_eq!((juergen.name.as_deref(), juergen.external_ref.as_deref()), (Some("Jürgen Weiß"), Some("KD-104857")));
-        assert!(demo.services.iter().any(|s| s.name == "Professionelle Zahnreinigung" && s.duration_minutes == 60));
+        let juergen = demo
+            .customers
+            .iter()
+            .find(|c| c.phone.as_str() == JUERGEN_NUMBER)
+            .expect("Jürgen");
+        assert_eq!(
+            (juergen.name.as_deref(), juergen.external_ref.as_deref()),
+            (Some("Jürgen Weiß"), Some("KD-104857"))
+        );
+        assert!(demo
+            .services
+            .iter()
+            .any(|s| s.name == "Professionelle Zahnreinigung" && s.duration_minutes == 60));
     }
 
     #[test]
@@ -334,9 +588,16 @@ mod tests {
         let demo = demo_data();
         for branch in &demo.branches {
             for service in &demo.services {
-                let qualified = demo.staff.iter().filter(|s| s.branch_id == branch.id).any(|s| {
-                    service.required_skills.iter().all(|skill| s.skills.contains(skill))
-                });
+                let qualified = demo
+                    .staff
+                    .iter()
+                    .filter(|s| s.branch_id == branch.id)
+                    .any(|s| {
+                        service
+                            .required_skills
+                            .iter()
+                            .all(|skill| s.skills.contains(skill))
+                    });
                 assert!(qualified, "{} cannot offer {}", branch.name, service.name);
             }
         }
@@ -347,7 +608,10 @@ mod tests {
         let demo = demo_data();
         for code in ["de", "en", "tr", "ar", "ru"] {
             let lang = Language::parse(code).expect("valid");
-            assert!(demo.staff.iter().any(|s| s.languages.contains(&lang)), "nobody speaks {code}");
+            assert!(
+                demo.staff.iter().any(|s| s.languages.contains(&lang)),
+                "nobody speaks {code}"
+            );
         }
     }
 }

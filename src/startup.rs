@@ -5,6 +5,7 @@
 //! Like mini-redis's `server::run`, [`Application::build`] takes a configuration whose bind
 //! address may use port 0, so tests start real servers on free ports.
 
+use crate::cluster::RedisHolds;
 use crate::config::Config;
 use crate::http::{self, AppState, Readiness};
 use crate::metrics::Metrics;
@@ -29,6 +30,9 @@ pub enum StartupError {
     /// Seeding the demo failed.
     #[error("cannot seed the demo company: {0}")]
     Seed(#[source] StoreError),
+    /// Redis is configured but unreachable.
+    #[error("cannot connect to redis.url: {0}")]
+    Redis(#[from] redis::RedisError),
     /// The listen address is taken or not ours.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -55,38 +59,60 @@ impl Application {
         let database = Database::connect(&config.database).await?;
         database.migrate().await?;
         let store = database.store();
-        if config.database.seed_demo_when_empty && seed::seed_demo_if_empty(&*store).await.map_err(StartupError::Seed)? {
+        if config.database.seed_demo_when_empty
+            && seed::seed_demo_if_empty(&*store)
+                .await
+                .map_err(StartupError::Seed)?
+        {
             tracing::info!("empty database: seeded the demo company \"Zahnarztpraxis Dr. Müller\"");
         }
-        let listener = TcpListener::bind(config.server.bind)
-            .map_err(|source| StartupError::Bind { addr: config.server.bind, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr: config.server.bind, source })?;
+        let redis = RedisHolds::connect(&config.redis).await?;
+        let listener =
+            TcpListener::bind(config.server.bind).map_err(|source| StartupError::Bind {
+                addr: config.server.bind,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.server.bind,
+            source,
+        })?;
 
         let readiness = Readiness::default();
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             store: store.clone(),
+            redis,
             metrics,
             readiness: readiness.clone(),
             config: config.clone(),
         });
-        let mut server = HttpServer::new(move || App::new().configure(|cfg| http::configure(cfg, state.clone())))
-            // We handle SIGINT ourselves: actix treats it as a forced stop, we want it graceful.
-            .disable_signals()
-            .shutdown_timeout(config.server.shutdown_timeout_secs)
-            .client_request_timeout(Duration::from_secs(config.server.client_request_timeout_secs));
+        let mut server = HttpServer::new(move || {
+            App::new().configure(|cfg| http::configure(cfg, state.clone()))
+        })
+        // We handle SIGINT ourselves: actix treats it as a forced stop, we want it graceful.
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(
+            config.server.client_request_timeout_secs,
+        ));
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
         let server = server
             .listen(listener)
-            .map_err(|source| StartupError::Bind { addr: config.server.bind, source })?
+            .map_err(|source| StartupError::Bind {
+                addr: config.server.bind,
+                source,
+            })?
             .run();
         readiness.set(true);
         tracing::info!(%address, "callflow is listening");
-        Ok(Self { server, address, database, store })
+        Ok(Self {
+            server,
+            address,
+            database,
+            store,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -130,7 +156,10 @@ async fn wait_for_shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
             (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
                     _ = int.recv() => {},

@@ -16,7 +16,12 @@ pub fn init(config: &LoggingConfig) {
     let _already_set = match config.format {
         LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true).with_span_list(false))
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
     };
 }

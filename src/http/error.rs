@@ -28,7 +28,11 @@ struct Inner<'a> {
 impl ApiError {
     /// An error with an explicit status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 404 for a path that does not exist.
@@ -53,7 +57,11 @@ impl ApiError {
     /// 500 for an unexpected failure: logs the cause, answers without it.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %ErrorChain(cause), "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side",
+        )
     }
 }
 
@@ -69,7 +77,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body { error: Inner { code: self.code, message: &self.message } })
+        HttpResponse::build(self.status).json(Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        })
     }
 }
 

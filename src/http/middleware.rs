@@ -23,7 +23,12 @@ fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
@@ -36,7 +41,9 @@ pub async fn observe(
     let started = Instant::now();
     let id = request_id(&req);
     // The route pattern, not the path, keeps label cardinality bounded.
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
@@ -46,14 +53,26 @@ pub async fn observe(
         Err(e) => e.as_response_error().status_code(),
     };
     let elapsed = started.elapsed();
-    let labels = [("route", route), ("method", method), ("status", status.as_u16().to_string())];
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", status.as_u16().to_string()),
+    ];
     metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
     metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
     span.in_scope(|| {
         if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), elapsed_us = elapsed.as_micros() as u64, "request failed");
+            tracing::warn!(
+                status = status.as_u16(),
+                elapsed_us = elapsed.as_micros() as u64,
+                "request failed"
+            );
         } else {
-            tracing::debug!(status = status.as_u16(), elapsed_us = elapsed.as_micros() as u64, "request served");
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_us = elapsed.as_micros() as u64,
+                "request served"
+            );
         }
     });
     let mut res = result?;
@@ -81,5 +100,7 @@ pub async fn limit_body(
         let response = ApiError::payload_too_large(limit).error_response();
         return Ok(req.into_response(response).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }

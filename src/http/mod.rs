@@ -4,6 +4,7 @@ pub mod error;
 mod health;
 pub mod middleware;
 
+use crate::cluster::RedisHolds;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use actix_web::middleware::from_fn;
@@ -16,6 +17,8 @@ use std::sync::Arc;
 pub struct AppState {
     /// The database, through the engine's trait.
     pub store: Arc<dyn Store>,
+    /// Cross-node holds, when Redis is configured.
+    pub redis: Option<RedisHolds>,
     /// The metrics recorder, rendered by `/metrics`.
     pub metrics: Metrics,
     /// Whether start-up has finished (engine started).

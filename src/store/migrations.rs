@@ -24,8 +24,24 @@ macro_rules! embed {
         (
             $version,
             $name,
-            include_str!(concat!("../../migrations/", $backend, "/", $version, "_", $name, ".up.sql")),
-            include_str!(concat!("../../migrations/", $backend, "/", $version, "_", $name, ".down.sql")),
+            include_str!(concat!(
+                "../../migrations/",
+                $backend,
+                "/",
+                $version,
+                "_",
+                $name,
+                ".up.sql"
+            )),
+            include_str!(concat!(
+                "../../migrations/",
+                $backend,
+                "/",
+                $version,
+                "_",
+                $name,
+                ".down.sql"
+            )),
         )
     };
 }
@@ -44,8 +60,20 @@ impl MigrationSource<'static> for EmbeddedSource {
             .flat_map(|&(version, name, up, down)| {
                 let description: Cow<'static, str> = Cow::Owned(name.replace('_', " "));
                 [
-                    Migration::new(version, description.clone(), MigrationType::ReversibleUp, Cow::Borrowed(up), false),
-                    Migration::new(version, description, MigrationType::ReversibleDown, Cow::Borrowed(down), false),
+                    Migration::new(
+                        version,
+                        description.clone(),
+                        MigrationType::ReversibleUp,
+                        Cow::Borrowed(up),
+                        false,
+                    ),
+                    Migration::new(
+                        version,
+                        description,
+                        MigrationType::ReversibleDown,
+                        Cow::Borrowed(down),
+                        false,
+                    ),
                 ]
             })
             .collect();

@@ -56,13 +56,19 @@ impl Database {
         loop {
             match Self::connect_once(config).await {
                 Ok(db) => return Ok(db),
-                Err(DatabaseError::Unreachable { source, url, .. }) if started.elapsed() < window => {
+                Err(DatabaseError::Unreachable { source, url, .. })
+                    if started.elapsed() < window =>
+                {
                     tracing::warn!(%url, error = %source, retry_in = ?backoff, "database unreachable, retrying");
                     tokio::time::sleep(backoff.min(window.saturating_sub(started.elapsed()))).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
                 Err(DatabaseError::Unreachable { url, source, .. }) => {
-                    return Err(DatabaseError::Unreachable { url, waited: started.elapsed(), source })
+                    return Err(DatabaseError::Unreachable {
+                        url,
+                        waited: started.elapsed(),
+                        source,
+                    })
                 }
                 Err(other) => return Err(other),
             }
@@ -76,15 +82,21 @@ impl Database {
             source,
         };
         if config.is_sqlite() {
-            sqlite::connect(config).await.map(Self::Sqlite).map_err(|e| match e {
-                sqlx::Error::Configuration(_) => DatabaseError::Url(e),
-                other => unreachable(other),
-            })
+            sqlite::connect(config)
+                .await
+                .map(Self::Sqlite)
+                .map_err(|e| match e {
+                    sqlx::Error::Configuration(_) => DatabaseError::Url(e),
+                    other => unreachable(other),
+                })
         } else {
-            postgres::connect(config).await.map(Self::Postgres).map_err(|e| match e {
-                sqlx::Error::Configuration(_) => DatabaseError::Url(e),
-                other => unreachable(other),
-            })
+            postgres::connect(config)
+                .await
+                .map(Self::Postgres)
+                .map_err(|e| match e {
+                    sqlx::Error::Configuration(_) => DatabaseError::Url(e),
+                    other => unreachable(other),
+                })
         }
     }
 
@@ -140,7 +152,9 @@ pub(crate) fn map_sqlx_error(error: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => {
             // 23P01: Postgres exclusion_violation (our no-overlap constraint).
             if db.code().as_deref() == Some("23P01") {
-                return StoreError::Conflict("the staff member is already booked at that time".into());
+                return StoreError::Conflict(
+                    "the staff member is already booked at that time".into(),
+                );
             }
             match db.kind() {
                 ErrorKind::UniqueViolation => StoreError::Conflict(db.message().to_owned()),
@@ -148,10 +162,13 @@ pub(crate) fn map_sqlx_error(error: sqlx::Error) -> StoreError {
                 _ => StoreError::Database(Box::new(error)),
             }
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-            StoreError::Unavailable(Box::new(error))
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(Box::new(error)),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            StoreError::Corrupt(error.to_string())
         }
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(error.to_string()),
         _ => StoreError::Database(Box::new(error)),
     }
 }

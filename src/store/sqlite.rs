@@ -20,7 +20,11 @@ pub(super) async fn connect(config: &DatabaseConfig) -> Result<SqlitePool, sqlx:
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(config.acquire_timeout_secs));
-    if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = options
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir)?;
     }
     SqlitePoolOptions::new()

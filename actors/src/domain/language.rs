@@ -71,7 +71,10 @@ mod tests {
     fn parses_codes_and_locales_case_insensitively() {
         assert_eq!(Language::parse("de"), Ok(Language::DE));
         assert_eq!(Language::parse("EN-us"), Ok(Language::EN));
-        assert_eq!(Language::parse("tr_TR").map(|l| l.to_string()), Ok("tr".into()));
+        assert_eq!(
+            Language::parse("tr_TR").map(|l| l.to_string()),
+            Ok("tr".into())
+        );
     }
 
     #[test]

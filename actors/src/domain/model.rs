@@ -528,13 +528,23 @@ mod tests {
         }
         assert_eq!(
             "later".parse::<Priority>(),
-            Err(UnknownValue { kind: "Priority", value: "later".into() })
+            Err(UnknownValue {
+                kind: "Priority",
+                value: "later".into()
+            })
         );
     }
 
     #[test]
     fn only_pending_assigned_and_contacted_callbacks_are_open() {
         let open: Vec<_> = CallbackStatus::ALL.iter().filter(|s| s.is_open()).collect();
-        assert_eq!(open, [&CallbackStatus::Pending, &CallbackStatus::Assigned, &CallbackStatus::Contacted]);
+        assert_eq!(
+            open,
+            [
+                &CallbackStatus::Pending,
+                &CallbackStatus::Assigned,
+                &CallbackStatus::Contacted
+            ]
+        );
     }
 }

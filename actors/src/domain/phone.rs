@@ -95,18 +95,42 @@ mod tests {
 
     #[test]
     fn accepts_common_ways_of_writing_an_international_number() {
-        for raw in ["+493012345678", "+49 30 1234-5678", "0049 (30) 12345678", " +49.30.12345678 "] {
-            assert_eq!(E164Number::parse(raw).map(|n| n.to_string()), Ok("+493012345678".into()), "{raw}");
+        for raw in [
+            "+493012345678",
+            "+49 30 1234-5678",
+            "0049 (30) 12345678",
+            " +49.30.12345678 ",
+        ] {
+            assert_eq!(
+                E164Number::parse(raw).map(|n| n.to_string()),
+                Ok("+493012345678".into()),
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn refuses_national_forms_letters_and_bad_lengths() {
-        assert_eq!(E164Number::parse("030 12345678"), Err(InvalidPhoneNumber::NotInternational));
-        assert_eq!(E164Number::parse("+49 30 CALL NOW"), Err(InvalidPhoneNumber::BadCharacter));
-        assert_eq!(E164Number::parse("+4930"), Err(InvalidPhoneNumber::BadLength));
-        assert_eq!(E164Number::parse("+4930123456789012"), Err(InvalidPhoneNumber::BadLength));
-        assert_eq!(E164Number::parse("+0301234567"), Err(InvalidPhoneNumber::BadLength));
+        assert_eq!(
+            E164Number::parse("030 12345678"),
+            Err(InvalidPhoneNumber::NotInternational)
+        );
+        assert_eq!(
+            E164Number::parse("+49 30 CALL NOW"),
+            Err(InvalidPhoneNumber::BadCharacter)
+        );
+        assert_eq!(
+            E164Number::parse("+4930"),
+            Err(InvalidPhoneNumber::BadLength)
+        );
+        assert_eq!(
+            E164Number::parse("+4930123456789012"),
+            Err(InvalidPhoneNumber::BadLength)
+        );
+        assert_eq!(
+            E164Number::parse("+0301234567"),
+            Err(InvalidPhoneNumber::BadLength)
+        );
     }
 
     #[test]

@@ -34,7 +34,11 @@ impl TimeRange {
         if start < end {
             Ok(Self { start, end })
         } else {
-            Err(InvalidSchedule::Reversed(format!("{}-{}", hm(start), hm(end))))
+            Err(InvalidSchedule::Reversed(format!(
+                "{}-{}",
+                hm(start),
+                hm(end)
+            )))
         }
     }
 
@@ -91,7 +95,10 @@ impl DayHours {
         ranges.sort();
         for pair in ranges.windows(2) {
             if pair[0].end > pair[1].start {
-                return Err(InvalidSchedule::Overlap(pair[0].to_string(), pair[1].to_string()));
+                return Err(InvalidSchedule::Overlap(
+                    pair[0].to_string(),
+                    pair[1].to_string(),
+                ));
             }
         }
         Ok(Self(ranges))
@@ -221,9 +228,18 @@ mod tests {
 
     #[test]
     fn reversed_empty_and_garbled_ranges_are_refused() {
-        assert!(matches!(TimeRange::parse("12:00-08:00"), Err(InvalidSchedule::Reversed(_))));
-        assert!(matches!(TimeRange::parse("08:00-08:00"), Err(InvalidSchedule::Reversed(_))));
-        assert!(matches!(TimeRange::parse("8 bis 12"), Err(InvalidSchedule::Format(_))));
+        assert!(matches!(
+            TimeRange::parse("12:00-08:00"),
+            Err(InvalidSchedule::Reversed(_))
+        ));
+        assert!(matches!(
+            TimeRange::parse("08:00-08:00"),
+            Err(InvalidSchedule::Reversed(_))
+        ));
+        assert!(matches!(
+            TimeRange::parse("8 bis 12"),
+            Err(InvalidSchedule::Format(_))
+        ));
     }
 
     #[test]
@@ -233,7 +249,10 @@ mod tests {
         let day = DayHours::new(vec![late, early]).expect("no overlap");
         assert_eq!(day.ranges(), &[early, late]);
         let clash = TimeRange::parse("11:00-14:00").expect("valid");
-        assert!(matches!(DayHours::new(vec![early, clash]), Err(InvalidSchedule::Overlap(..))));
+        assert!(matches!(
+            DayHours::new(vec![early, clash]),
+            Err(InvalidSchedule::Overlap(..))
+        ));
     }
 
     #[test]

@@ -1,0 +1,8 @@
+//! End-to-end tests: real servers on free ports, real databases, real clients.
+
+mod cli;
+mod health;
+mod helpers;
+mod migrations;
+mod redis_holds;
+mod store_conformance;

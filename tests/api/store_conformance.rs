@@ -1,0 +1,491 @@
+//! One conformance suite for the `Store`, run against every backend: the engine must not be able
+//! to tell SQLite from Postgres.
+
+use callflow::seed::{self, Demo};
+use callflow_actors::domain::*;
+use callflow_actors::{Recorded, Store, StoreError};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::sync::Arc;
+
+/// Generates one test per case and backend: `sqlite::case` and `postgres::case`.
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $case() {
+                    let db = crate::helpers::TestDb::sqlite();
+                    super::$case(db.store().await).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $case() {
+                    let Some(db) = crate::helpers::TestDb::postgres().await else { return };
+                    super::$case(db.store().await).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    seeding_the_demo_twice_changes_nothing,
+    branches_read_back_exactly_as_written,
+    customers_are_found_by_phone_within_their_own_company_only,
+    overlapping_appointments_for_one_staff_member_are_refused,
+    cancelling_an_appointment_frees_its_time,
+    the_same_idempotency_key_returns_the_first_appointment,
+    concurrent_bookings_of_one_slot_yield_exactly_one_appointment,
+    call_updates_keep_known_fields_and_never_move_backwards,
+    a_redelivered_call_event_is_recorded_once,
+    callbacks_list_most_urgent_first_then_oldest_and_stay_within_their_company,
+    revoked_api_tokens_are_not_found,
+    audit_entries_read_back_newest_first,
+);
+
+async fn seeded(store: &Arc<dyn Store>) -> Demo {
+    seed::seed_demo(&**store).await.expect("demo seeds");
+    seed::demo_data()
+}
+
+fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 6, 3, hour, minute, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// A 30-minute appointment with 5-minute buffers on both sides, for staff member `staff`.
+fn appointment(demo: &Demo, staff: usize, start: DateTime<Utc>, key: Option<&str>) -> Appointment {
+    let staff = &demo.staff[staff];
+    Appointment {
+        id: AppointmentId::new(),
+        company_id: demo.company.id,
+        branch_id: staff.branch_id,
+        staff_id: staff.id,
+        customer_id: demo.customers[0].id,
+        service_id: demo.services[0].id,
+        starts_at: start,
+        ends_at: start + Duration::minutes(30),
+        blocked_from: start - Duration::minutes(5),
+        blocked_until: start + Duration::minutes(35),
+        status: AppointmentStatus::Booked,
+        source_call_id: CallId::parse("call_test").ok(),
+        idempotency_key: key.map(str::to_owned),
+        assignment_reason: Some("test".into()),
+        notes: Some("Patient hat empfindliche Zähne.".into()),
+        created_at: at(8, 0),
+    }
+}
+
+async fn seeding_the_demo_twice_changes_nothing(store: Arc<dyn Store>) {
+    let first = seed::seed_demo(&*store).await.expect("first seed");
+    let second = seed::seed_demo(&*store).await.expect("second seed");
+    assert_eq!(first, second);
+    assert_eq!(store.list_companies().await.expect("companies").len(), 1);
+    assert_eq!(store.list_branches(None).await.expect("branches").len(), 3);
+    assert_eq!(store.list_staff(None).await.expect("staff").len(), 12);
+    assert_eq!(store.list_phone_numbers().await.expect("numbers").len(), 3);
+    assert!(
+        !seed::seed_demo_if_empty(&*store).await.expect("check"),
+        "a seeded database is not empty"
+    );
+}
+
+async fn branches_read_back_exactly_as_written(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let mut stored = store
+        .list_branches(Some(demo.company.id))
+        .await
+        .expect("branches");
+    let mut expected = demo.branches.clone();
+    stored.sort_by_key(|b| b.id);
+    expected.sort_by_key(|b| b.id);
+    assert_eq!(stored, expected);
+    let company = store
+        .company_by_slug("praxis-mueller")
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(company, demo.company);
+    let berlin_staff = store
+        .list_staff(Some(demo.branches[0].id))
+        .await
+        .expect("staff");
+    assert_eq!(berlin_staff.len(), 4);
+    assert!(berlin_staff.iter().all(|s| demo.staff.contains(s)));
+    let mut services = store
+        .list_services(demo.company.id)
+        .await
+        .expect("services");
+    services.sort_by_key(|s| s.id);
+    let mut expected = demo.services.clone();
+    expected.sort_by_key(|s| s.id);
+    assert_eq!(services, expected);
+}
+
+async fn customers_are_found_by_phone_within_their_own_company_only(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let phone = E164Number::parse(seed::JUERGEN_NUMBER).expect("valid");
+    let found = store
+        .customer_by_phone(demo.company.id, &phone)
+        .await
+        .expect("read");
+    assert_eq!(found.as_ref(), Some(&demo.customers[0]));
+    let other = Company {
+        id: CompanyId::new(),
+        name: "Other".into(),
+        slug: "other".into(),
+        default_branch_id: None,
+    };
+    store.upsert_company(&other).await.expect("other company");
+    assert_eq!(
+        store
+            .customer_by_phone(other.id, &phone)
+            .await
+            .expect("read"),
+        None
+    );
+    let duplicate = Customer {
+        id: CustomerId::new(),
+        ..demo.customers[0].clone()
+    };
+    assert!(matches!(
+        store.upsert_customer(&duplicate).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn overlapping_appointments_for_one_staff_member_are_refused(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let first = store
+        .insert_appointment(&appointment(&demo, 0, at(9, 0), None))
+        .await
+        .expect("free slot");
+    assert_eq!(
+        store.appointment(first.id).await.expect("read").as_ref(),
+        Some(&first)
+    );
+
+    // 09:20 overlaps 09:00-09:30; 09:35 overlaps the 5-minute buffers on both sides.
+    for start in [at(9, 20), at(9, 35), at(8, 30)] {
+        let clash = store
+            .insert_appointment(&appointment(&demo, 0, start, None))
+            .await;
+        assert!(
+            matches!(clash, Err(StoreError::Conflict(_))),
+            "{start} must be refused: {clash:?}"
+        );
+    }
+    // Buffers touching is fine: 09:40 blocks from 09:35, where the first one's block ends.
+    store
+        .insert_appointment(&appointment(&demo, 0, at(9, 40), None))
+        .await
+        .expect("adjacent slot");
+    // Another staff member at the same time is fine.
+    store
+        .insert_appointment(&appointment(&demo, 1, at(9, 0), None))
+        .await
+        .expect("other staff");
+
+    let day = store
+        .staff_appointments(demo.staff[0].id, at(0, 0), at(23, 0))
+        .await
+        .expect("calendar");
+    assert_eq!(
+        day.iter().map(|a| a.starts_at).collect::<Vec<_>>(),
+        [at(9, 0), at(9, 40)]
+    );
+}
+
+async fn cancelling_an_appointment_frees_its_time(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let booked = store
+        .insert_appointment(&appointment(&demo, 0, at(10, 0), None))
+        .await
+        .expect("booked");
+    let cancelled = store
+        .set_appointment_status(booked.id, AppointmentStatus::Cancelled)
+        .await
+        .expect("update")
+        .expect("exists");
+    assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
+    assert!(store
+        .staff_appointments(demo.staff[0].id, at(0, 0), at(23, 0))
+        .await
+        .expect("read")
+        .is_empty());
+    store
+        .insert_appointment(&appointment(&demo, 0, at(10, 0), None))
+        .await
+        .expect("time is free again");
+    assert_eq!(
+        store
+            .set_appointment_status(AppointmentId::new(), AppointmentStatus::Cancelled)
+            .await
+            .expect("update"),
+        None
+    );
+}
+
+async fn the_same_idempotency_key_returns_the_first_appointment(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let first = store
+        .insert_appointment(&appointment(&demo, 0, at(11, 0), Some("call_x:book:abc")))
+        .await
+        .expect("booked");
+    let retry = store
+        .insert_appointment(&appointment(&demo, 0, at(11, 0), Some("call_x:book:abc")))
+        .await
+        .expect("retry");
+    assert_eq!(retry.id, first.id);
+    assert_eq!(
+        store
+            .staff_appointments(demo.staff[0].id, at(0, 0), at(23, 0))
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+}
+
+async fn concurrent_bookings_of_one_slot_yield_exactly_one_appointment(store: Arc<dyn Store>) {
+    let demo = Arc::new(seeded(&store).await);
+    let attempts: Vec<_> = (0..24)
+        .map(|_| {
+            let (store, demo) = (store.clone(), demo.clone());
+            actix_web::rt::spawn(async move {
+                store
+                    .insert_appointment(&appointment(&demo, 0, at(14, 0), None))
+                    .await
+            })
+        })
+        .collect();
+    let mut booked = 0;
+    for attempt in attempts {
+        match attempt.await.expect("task ran") {
+            Ok(_) => booked += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(booked, 1);
+    assert_eq!(
+        store
+            .staff_appointments(demo.staff[0].id, at(0, 0), at(23, 0))
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+}
+
+async fn call_updates_keep_known_fields_and_never_move_backwards(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let id = CallId::parse("call_bb3bb233d7f204595a9201d0b7").expect("valid");
+    let started = Call {
+        company_id: Some(demo.company.id),
+        branch_id: Some(demo.branches[0].id),
+        from_number: E164Number::parse(seed::JUERGEN_NUMBER).ok(),
+        to_number: E164Number::parse(seed::BERLIN_NUMBER).ok(),
+        language: Some(Language::DE),
+        status: CallStatus::Ongoing,
+        started_at: Some(at(9, 0)),
+        ..Call::registered(id.clone())
+    };
+    store.upsert_call(&started).await.expect("started");
+    let ended = Call {
+        status: CallStatus::Ended,
+        ended_at: Some(at(9, 2)),
+        duration_ms: Some(65_200),
+        disconnection_reason: Some("user_hangup".into()),
+        transcript: Some("Agent: Guten Tag …".into()),
+        ..Call::registered(id.clone())
+    };
+    store.upsert_call(&ended).await.expect("ended");
+    // A late redelivery of call_started must not reopen the call.
+    store.upsert_call(&started).await.expect("redelivered");
+    let stored = store.call(&id).await.expect("read").expect("exists");
+    assert_eq!(stored.status, CallStatus::Ended);
+    assert_eq!(
+        stored.branch_id,
+        Some(demo.branches[0].id),
+        "kept from the first event"
+    );
+    assert_eq!(stored.duration_ms, Some(65_200));
+    assert_eq!(stored.disconnection_reason.as_deref(), Some("user_hangup"));
+    assert_eq!(stored.started_at, Some(at(9, 0)));
+}
+
+async fn a_redelivered_call_event_is_recorded_once(store: Arc<dyn Store>) {
+    let event = CallEvent {
+        call_id: CallId::parse("call_1").expect("valid"),
+        event: "call_ended".into(),
+        dedupe_key: "call_ended:call_1".into(),
+        payload: serde_json::json!({"event": "call_ended", "call": {"call_id": "call_1", "note": "Grüße"}}),
+        received_at: at(9, 0),
+    };
+    assert_eq!(
+        store.record_call_event(&event).await.expect("first"),
+        Recorded::New
+    );
+    assert_eq!(
+        store.record_call_event(&event).await.expect("again"),
+        Recorded::Duplicate
+    );
+    let other = CallEvent {
+        dedupe_key: "call_analyzed:call_1".into(),
+        event: "call_analyzed".into(),
+        ..event
+    };
+    assert_eq!(
+        store.record_call_event(&other).await.expect("other event"),
+        Recorded::New
+    );
+}
+
+fn callback(demo: &Demo, priority: Priority, created_at: DateTime<Utc>) -> CallbackRequest {
+    CallbackRequest {
+        id: CallbackId::new(),
+        company_id: demo.company.id,
+        branch_id: Some(demo.branches[0].id),
+        customer_id: Some(demo.customers[0].id),
+        phone: demo.customers[0].phone.clone(),
+        name: Some("Jürgen Weiß".into()),
+        reason: "Termin zur Zahnreinigung".into(),
+        notes: None,
+        priority,
+        status: CallbackStatus::Pending,
+        assigned_staff_id: None,
+        assignment_reason: None,
+        language: Some(Language::DE),
+        source_call_id: None,
+        scheduled_for: None,
+        due_at: created_at + Duration::hours(24),
+        attempts: 0,
+        escalation_level: 0,
+        version: 1,
+        created_at,
+        updated_at: created_at,
+        assigned_at: None,
+        contacted_at: None,
+        completed_at: None,
+    }
+}
+
+async fn callbacks_list_most_urgent_first_then_oldest_and_stay_within_their_company(
+    store: Arc<dyn Store>,
+) {
+    let demo = seeded(&store).await;
+    let old_normal = callback(&demo, Priority::Normal, at(8, 0));
+    let new_urgent = callback(&demo, Priority::Urgent, at(10, 0));
+    let old_high = callback(&demo, Priority::High, at(8, 30));
+    let new_high = callback(&demo, Priority::High, at(9, 30));
+    for cb in [&old_normal, &new_urgent, &new_high, &old_high] {
+        store.insert_callback(cb).await.expect("stored");
+    }
+    let listed: Vec<_> = store
+        .list_callbacks(demo.company.id)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [new_urgent.id, old_high.id, new_high.id, old_normal.id]
+    );
+    assert_eq!(
+        store
+            .callback(demo.company.id, old_normal.id)
+            .await
+            .expect("read"),
+        Some(old_normal.clone())
+    );
+    assert_eq!(
+        store
+            .callback(CompanyId::new(), old_normal.id)
+            .await
+            .expect("read"),
+        None
+    );
+    assert!(store
+        .list_callbacks(CompanyId::new())
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+async fn revoked_api_tokens_are_not_found(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let token = ApiToken {
+        id: TokenId::new(),
+        company_id: demo.company.id,
+        role: Role::Admin,
+        staff_id: None,
+        name: "front desk".into(),
+        token_hash: "a".repeat(64),
+        created_at: at(8, 0),
+        revoked_at: None,
+    };
+    store.insert_api_token(&token).await.expect("stored");
+    assert_eq!(
+        store
+            .api_token_by_hash(&token.token_hash)
+            .await
+            .expect("read"),
+        Some(token.clone())
+    );
+    let revoked = ApiToken {
+        id: TokenId::new(),
+        token_hash: "b".repeat(64),
+        revoked_at: Some(at(9, 0)),
+        ..token
+    };
+    store.insert_api_token(&revoked).await.expect("stored");
+    assert_eq!(
+        store
+            .api_token_by_hash(&revoked.token_hash)
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+async fn audit_entries_read_back_newest_first(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let entry = |action: &str, minute: u32| AuditEntry {
+        company_id: demo.company.id,
+        token_id: None,
+        action: action.into(),
+        entity_type: "callback".into(),
+        entity_id: "cb-1".into(),
+        old_value: Some(serde_json::json!({"status": "pending"})),
+        new_value: Some(serde_json::json!({"status": "assigned", "note": "Rückruf"})),
+        ip: Some("127.0.0.1".into()),
+        at: at(9, minute),
+    };
+    store
+        .append_audit(&entry("callback.create", 0))
+        .await
+        .expect("stored");
+    store
+        .append_audit(&entry("callback.assign", 5))
+        .await
+        .expect("stored");
+    let log = store.list_audit(demo.company.id, 10).await.expect("read");
+    assert_eq!(
+        log,
+        [entry("callback.assign", 5), entry("callback.create", 0)]
+    );
+    assert_eq!(
+        store
+            .list_audit(demo.company.id, 1)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+}
