@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod retell;
 pub mod seed;
 pub mod startup;
 pub mod store;

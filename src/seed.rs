@@ -236,7 +236,7 @@ pub fn demo_data() -> Demo {
     let number = |raw: &str, b: &Branch, agent: Option<&str>| PhoneNumber {
         number: E164Number::parse(raw).expect("demo numbers are valid"),
         company_id,
-        branch_id: b.id,
+        branch_id: Some(b.id),
         retell_agent_id: agent.map(str::to_owned),
     };
     let numbers = vec![

@@ -37,7 +37,8 @@ ALTER TABLE companies
 CREATE TABLE phone_numbers (
     number          text PRIMARY KEY,
     company_id      uuid NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
-    branch_id       uuid NOT NULL REFERENCES branches (id) ON DELETE CASCADE,
+    -- NULL for a company-wide number: history, area code and the company default pick the branch.
+    branch_id       uuid REFERENCES branches (id) ON DELETE SET NULL,
     retell_agent_id text,
     created_at      timestamptz NOT NULL DEFAULT now()
 );

@@ -32,7 +32,8 @@ CREATE TABLE branches (
 CREATE TABLE phone_numbers (
     number          TEXT PRIMARY KEY,
     company_id      BLOB NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
-    branch_id       BLOB NOT NULL REFERENCES branches (id) ON DELETE CASCADE,
+    -- NULL for a company-wide number: history, area code and the company default pick the branch.
+    branch_id       BLOB REFERENCES branches (id) ON DELETE SET NULL,
     retell_agent_id TEXT,
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))
 );

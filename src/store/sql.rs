@@ -94,7 +94,7 @@ macro_rules! sql_store {
             Ok(PhoneNumber {
                 number: parsed(row, "number")?,
                 company_id: CompanyId(get(row, "company_id")?),
-                branch_id: BranchId(get(row, "branch_id")?),
+                branch_id: get::<Option<Uuid>>(row, "branch_id")?.map(BranchId),
                 retell_agent_id: get(row, "retell_agent_id")?,
             })
         }
@@ -343,7 +343,7 @@ macro_rules! sql_store {
                 )
                 .bind(p.number.as_str())
                 .bind(p.company_id.0)
-                .bind(p.branch_id.0)
+                .bind(p.branch_id.map(|b| b.0))
                 .bind(&p.retell_agent_id)
                 .execute(&self.pool)
                 .await

@@ -3,11 +3,16 @@
 //! Nothing here knows about actors, HTTP, SQL or the clock: functions that need the time take
 //! `now` as an argument, so every rule is a plain function a `#[test]` can reach.
 
+pub mod availability;
+pub mod calendar;
+pub mod extraction;
 pub mod ids;
 pub mod language;
 pub mod model;
 pub mod phone;
+pub mod routing;
 pub mod schedule;
+pub mod scoring;
 
 pub use ids::*;
 pub use language::Language;

@@ -118,8 +118,8 @@ pub struct PhoneNumber {
     pub number: E164Number,
     /// Owning company.
     pub company_id: CompanyId,
-    /// Branch the number reaches.
-    pub branch_id: BranchId,
+    /// Branch the number reaches; `None` for a company-wide number.
+    pub branch_id: Option<BranchId>,
     /// The Retell agent configured on the number, if known.
     pub retell_agent_id: Option<String>,
 }

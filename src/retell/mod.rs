@@ -1,0 +1,2 @@
+//! Retell AI: signature verification.
+pub mod signature;
