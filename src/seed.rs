@@ -561,7 +561,7 @@ mod tests {
         let berlin = demo
             .branches
             .iter()
-            .find(|b| b.id == berlin_number.branch_id)
+            .find(|b| Some(b.id) == berlin_number.branch_id)
             .expect("Berlin branch");
         assert_eq!(
             berlin.slug, "praxis-mueller-berlin",
