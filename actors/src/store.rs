@@ -43,6 +43,15 @@ pub enum Recorded {
     Duplicate,
 }
 
+/// A call-log write the persistence actor batches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallLogWrite {
+    /// Create or update a call (fields that are `None` keep their stored value).
+    Call(Call),
+    /// Store a webhook event unless its dedupe key is already stored.
+    Event(CallEvent),
+}
+
 /// Everything the engine persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -89,6 +98,12 @@ pub trait Store: Send + Sync + 'static {
     /// overlaps another active appointment of the same staff member (buffers included). When an
     /// appointment with the same company and idempotency key exists, returns that one instead.
     async fn insert_appointment(&self, appointment: &Appointment) -> StoreResult<Appointment>;
+    /// The company's appointment booked with this idempotency key.
+    async fn appointment_by_key(
+        &self,
+        company: CompanyId,
+        key: &str,
+    ) -> StoreResult<Option<Appointment>>;
     /// One appointment.
     async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>>;
     /// A staff member's active appointments whose blocked time overlaps `[from, until)`.
@@ -111,6 +126,14 @@ pub trait Store: Send + Sync + 'static {
     async fn call(&self, id: &CallId) -> StoreResult<Option<Call>>;
     /// Stores a webhook event unless one with the same dedupe key is already stored.
     async fn record_call_event(&self, event: &CallEvent) -> StoreResult<Recorded>;
+    /// Applies a batch of call-log writes in one transaction, in order.
+    async fn apply_call_log(&self, writes: &[CallLogWrite]) -> StoreResult<()>;
+    /// The branch of the caller's latest appointment or call with the company, if any.
+    async fn caller_history(
+        &self,
+        company: CompanyId,
+        caller: &E164Number,
+    ) -> StoreResult<Option<BranchId>>;
 
     /// Stores a new callback request.
     async fn insert_callback(&self, callback: &CallbackRequest) -> StoreResult<()>;

@@ -12,7 +12,7 @@ macro_rules! sql_store {
         use crate::store::map_sqlx_error;
         use async_trait::async_trait;
         use callflow_actors::domain::*;
-        use callflow_actors::store::{Recorded, Store, StoreError, StoreResult};
+        use callflow_actors::store::{CallLogWrite, Recorded, Store, StoreError, StoreResult};
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
         use sqlx::Row;
@@ -248,6 +248,70 @@ macro_rules! sql_store {
             })
         }
 
+        /// The upsert of a call, shared by the single write and the batch.
+        fn upsert_call_query(c: &Call) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
+            // COALESCE keeps what earlier events stored; the status only moves forward, so a
+            // late redelivery of `call_started` never reopens an ended call.
+            sqlx::query(
+            "INSERT INTO calls (id, company_id, branch_id, from_number, to_number, agent_id, language,
+                 status, started_at, ended_at, duration_ms, disconnection_reason, transcript, summary,
+                 sentiment, successful, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             ON CONFLICT (id) DO UPDATE SET
+                 company_id = COALESCE(excluded.company_id, calls.company_id),
+                 branch_id = COALESCE(excluded.branch_id, calls.branch_id),
+                 from_number = COALESCE(excluded.from_number, calls.from_number),
+                 to_number = COALESCE(excluded.to_number, calls.to_number),
+                 agent_id = COALESCE(excluded.agent_id, calls.agent_id),
+                 language = COALESCE(excluded.language, calls.language),
+                 status = CASE
+                     WHEN (CASE excluded.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
+                               WHEN 'ended' THEN 2 ELSE 3 END)
+                        > (CASE calls.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
+                               WHEN 'ended' THEN 2 ELSE 3 END)
+                     THEN excluded.status ELSE calls.status END,
+                 started_at = COALESCE(excluded.started_at, calls.started_at),
+                 ended_at = COALESCE(excluded.ended_at, calls.ended_at),
+                 duration_ms = COALESCE(excluded.duration_ms, calls.duration_ms),
+                 disconnection_reason = COALESCE(excluded.disconnection_reason, calls.disconnection_reason),
+                 transcript = COALESCE(excluded.transcript, calls.transcript),
+                 summary = COALESCE(excluded.summary, calls.summary),
+                 sentiment = COALESCE(excluded.sentiment, calls.sentiment),
+                 successful = COALESCE(excluded.successful, calls.successful),
+                 updated_at = excluded.updated_at",
+                )
+            .bind(c.id.as_str())
+            .bind(c.company_id.map(|x| x.0))
+            .bind(c.branch_id.map(|x| x.0))
+            .bind(c.from_number.as_ref().map(|n| n.as_str()))
+            .bind(c.to_number.as_ref().map(|n| n.as_str()))
+            .bind(&c.agent_id)
+            .bind(c.language.map(|l| l.to_string()))
+            .bind(c.status.as_str())
+            .bind(c.started_at)
+            .bind(c.ended_at)
+            .bind(c.duration_ms)
+            .bind(&c.disconnection_reason)
+            .bind(&c.transcript)
+            .bind(&c.summary)
+            .bind(&c.sentiment)
+            .bind(c.successful)
+            .bind(Utc::now())
+        }
+
+        /// The deduplicating insert of a call event, shared by the single write and the batch.
+        fn call_event_query(e: &CallEvent) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
+            sqlx::query(
+                "INSERT INTO call_events (call_id, event, dedupe_key, payload, received_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+            )
+            .bind(e.call_id.as_str())
+            .bind(&e.event)
+            .bind(&e.dedupe_key)
+            .bind(Json(&e.payload))
+            .bind(e.received_at)
+        }
+
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> StoreResult<()> {
@@ -479,19 +543,8 @@ macro_rules! sql_store {
             }
 
             async fn insert_appointment(&self, a: &Appointment) -> StoreResult<Appointment> {
-                let by_key = |key: String| async move {
-                    sqlx::query("SELECT * FROM appointments WHERE company_id = $1 AND idempotency_key = $2")
-                        .bind(a.company_id.0)
-                        .bind(key)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(map_sqlx_error)?
-                        .as_ref()
-                        .map(appointment)
-                        .transpose()
-                };
                 if let Some(key) = &a.idempotency_key {
-                    if let Some(existing) = by_key(key.clone()).await? {
+                    if let Some(existing) = self.appointment_by_key(a.company_id, key).await? {
                         return Ok(existing);
                     }
                 }
@@ -533,11 +586,23 @@ macro_rules! sql_store {
                     )),
                     // A concurrent booking with the same idempotency key won the race: answer with it.
                     Err(StoreError::Conflict(reason)) => match &a.idempotency_key {
-                        Some(key) => by_key(key.clone()).await?.ok_or(StoreError::Conflict(reason)),
+                        Some(key) => self.appointment_by_key(a.company_id, key).await?.ok_or(StoreError::Conflict(reason)),
                         None => Err(StoreError::Conflict(reason)),
                     },
                     Err(other) => Err(other),
                 }
+            }
+
+            async fn appointment_by_key(&self, company_id: CompanyId, key: &str) -> StoreResult<Option<Appointment>> {
+                sqlx::query("SELECT * FROM appointments WHERE company_id = $1 AND idempotency_key = $2")
+                    .bind(company_id.0)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(appointment)
+                    .transpose()
             }
 
             async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>> {
@@ -591,56 +656,7 @@ macro_rules! sql_store {
             }
 
             async fn upsert_call(&self, c: &Call) -> StoreResult<()> {
-                // COALESCE keeps what earlier events stored; the status only moves forward, so a
-                // late redelivery of `call_started` never reopens an ended call.
-                sqlx::query(
-                    "INSERT INTO calls (id, company_id, branch_id, from_number, to_number, agent_id, language,
-                         status, started_at, ended_at, duration_ms, disconnection_reason, transcript, summary,
-                         sentiment, successful, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-                     ON CONFLICT (id) DO UPDATE SET
-                         company_id = COALESCE(excluded.company_id, calls.company_id),
-                         branch_id = COALESCE(excluded.branch_id, calls.branch_id),
-                         from_number = COALESCE(excluded.from_number, calls.from_number),
-                         to_number = COALESCE(excluded.to_number, calls.to_number),
-                         agent_id = COALESCE(excluded.agent_id, calls.agent_id),
-                         language = COALESCE(excluded.language, calls.language),
-                         status = CASE
-                             WHEN (CASE excluded.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
-                                       WHEN 'ended' THEN 2 ELSE 3 END)
-                                > (CASE calls.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
-                                       WHEN 'ended' THEN 2 ELSE 3 END)
-                             THEN excluded.status ELSE calls.status END,
-                         started_at = COALESCE(excluded.started_at, calls.started_at),
-                         ended_at = COALESCE(excluded.ended_at, calls.ended_at),
-                         duration_ms = COALESCE(excluded.duration_ms, calls.duration_ms),
-                         disconnection_reason = COALESCE(excluded.disconnection_reason, calls.disconnection_reason),
-                         transcript = COALESCE(excluded.transcript, calls.transcript),
-                         summary = COALESCE(excluded.summary, calls.summary),
-                         sentiment = COALESCE(excluded.sentiment, calls.sentiment),
-                         successful = COALESCE(excluded.successful, calls.successful),
-                         updated_at = excluded.updated_at",
-                )
-                    .bind(c.id.as_str())
-                    .bind(c.company_id.map(|x| x.0))
-                    .bind(c.branch_id.map(|x| x.0))
-                    .bind(c.from_number.as_ref().map(|n| n.as_str()))
-                    .bind(c.to_number.as_ref().map(|n| n.as_str()))
-                    .bind(&c.agent_id)
-                    .bind(c.language.map(|l| l.to_string()))
-                    .bind(c.status.as_str())
-                    .bind(c.started_at)
-                    .bind(c.ended_at)
-                    .bind(c.duration_ms)
-                    .bind(&c.disconnection_reason)
-                    .bind(&c.transcript)
-                    .bind(&c.summary)
-                    .bind(&c.sentiment)
-                    .bind(c.successful)
-                    .bind(Utc::now())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(map_sqlx_error)?;
+                upsert_call_query(c).execute(&self.pool).await.map_err(map_sqlx_error)?;
                 Ok(())
             }
 
@@ -656,19 +672,39 @@ macro_rules! sql_store {
             }
 
             async fn record_call_event(&self, e: &CallEvent) -> StoreResult<Recorded> {
-                let done = sqlx::query(
-                    "INSERT INTO call_events (call_id, event, dedupe_key, payload, received_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+                let done = call_event_query(e).execute(&self.pool).await.map_err(map_sqlx_error)?;
+                Ok(if done.rows_affected() == 1 { Recorded::New } else { Recorded::Duplicate })
+            }
+
+            async fn apply_call_log(&self, writes: &[CallLogWrite]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx_error)?;
+                for write in writes {
+                    let query = match write {
+                        CallLogWrite::Call(c) => upsert_call_query(c),
+                        CallLogWrite::Event(e) => call_event_query(e),
+                    };
+                    query.execute(&mut *tx).await.map_err(map_sqlx_error)?;
+                }
+                tx.commit().await.map_err(map_sqlx_error)
+            }
+
+            async fn caller_history(&self, company_id: CompanyId, caller: &E164Number) -> StoreResult<Option<BranchId>> {
+                let row = sqlx::query(
+                    "SELECT branch_id FROM (
+                         SELECT a.branch_id AS branch_id, a.created_at AS at
+                         FROM appointments a JOIN customers c ON c.id = a.customer_id
+                         WHERE c.company_id = $1 AND c.phone = $2
+                         UNION ALL
+                         SELECT branch_id, created_at AS at FROM calls
+                         WHERE company_id = $1 AND from_number = $2 AND branch_id IS NOT NULL
+                     ) history ORDER BY at DESC LIMIT 1",
                 )
-                .bind(e.call_id.as_str())
-                .bind(&e.event)
-                .bind(&e.dedupe_key)
-                .bind(Json(&e.payload))
-                .bind(e.received_at)
-                .execute(&self.pool)
+                .bind(company_id.0)
+                .bind(caller.as_str())
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(map_sqlx_error)?;
-                Ok(if done.rows_affected() == 1 { Recorded::New } else { Recorded::Duplicate })
+                row.as_ref().map(|r| get::<Uuid>(r, "branch_id").map(BranchId)).transpose()
             }
 
             async fn insert_callback(&self, c: &CallbackRequest) -> StoreResult<()> {

@@ -3,7 +3,7 @@
 
 use callflow::seed::{self, Demo};
 use callflow_actors::domain::*;
-use callflow_actors::{Recorded, Store, StoreError};
+use callflow_actors::{CallLogWrite, Recorded, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -44,6 +44,8 @@ conformance!(
     callbacks_list_most_urgent_first_then_oldest_and_stay_within_their_company,
     revoked_api_tokens_are_not_found,
     audit_entries_read_back_newest_first,
+    a_call_log_batch_applies_in_order_and_dedupes_events,
+    caller_history_is_the_branch_of_the_latest_appointment_or_call,
 );
 
 async fn seeded(store: &Arc<dyn Store>) -> Demo {
@@ -241,6 +243,18 @@ async fn the_same_idempotency_key_returns_the_first_appointment(store: Arc<dyn S
         .await
         .expect("retry");
     assert_eq!(retry.id, first.id);
+    let by_key = store
+        .appointment_by_key(demo.company.id, "call_x:book:abc")
+        .await
+        .expect("read");
+    assert_eq!(by_key.map(|a| a.id), Some(first.id));
+    assert_eq!(
+        store
+            .appointment_by_key(CompanyId::new(), "call_x:book:abc")
+            .await
+            .expect("read"),
+        None
+    );
     assert_eq!(
         store
             .staff_appointments(demo.staff[0].id, at(0, 0), at(23, 0))
@@ -487,5 +501,89 @@ async fn audit_entries_read_back_newest_first(store: Arc<dyn Store>) {
             .expect("read")
             .len(),
         1
+    );
+}
+
+async fn a_call_log_batch_applies_in_order_and_dedupes_events(store: Arc<dyn Store>) {
+    let id = CallId::parse("call_batch").expect("valid");
+    let event = |name: &str| CallEvent {
+        call_id: id.clone(),
+        event: name.into(),
+        dedupe_key: format!("{name}:call_batch"),
+        payload: serde_json::json!({"event": name}),
+        received_at: at(9, 0),
+    };
+    let batch = [
+        CallLogWrite::Event(event("call_started")),
+        CallLogWrite::Call(Call {
+            status: CallStatus::Ongoing,
+            started_at: Some(at(9, 0)),
+            ..Call::registered(id.clone())
+        }),
+        CallLogWrite::Event(event("call_started")),
+        CallLogWrite::Call(Call {
+            status: CallStatus::Ended,
+            duration_ms: Some(1_000),
+            ..Call::registered(id.clone())
+        }),
+    ];
+    store.apply_call_log(&batch).await.expect("batch applies");
+    let call = store.call(&id).await.expect("read").expect("exists");
+    assert_eq!(
+        (call.status, call.started_at, call.duration_ms),
+        (CallStatus::Ended, Some(at(9, 0)), Some(1_000))
+    );
+    assert_eq!(
+        store
+            .record_call_event(&event("call_started"))
+            .await
+            .expect("read"),
+        Recorded::Duplicate
+    );
+}
+
+async fn caller_history_is_the_branch_of_the_latest_appointment_or_call(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let juergen = demo.customers[0].phone.clone();
+    // The seed gives Jürgen a past appointment in Berlin.
+    let berlin = demo.branches[0].id;
+    assert_eq!(
+        store
+            .caller_history(demo.company.id, &juergen)
+            .await
+            .expect("read"),
+        Some(berlin)
+    );
+    let hamburg = demo.branches[1].id;
+    let call = Call {
+        company_id: Some(demo.company.id),
+        branch_id: Some(hamburg),
+        from_number: Some(juergen.clone()),
+        status: CallStatus::Ended,
+        started_at: Some(Utc::now()),
+        ..Call::registered(CallId::parse("call_recent").expect("valid"))
+    };
+    store.upsert_call(&call).await.expect("stored");
+    assert_eq!(
+        store
+            .caller_history(demo.company.id, &juergen)
+            .await
+            .expect("read"),
+        Some(hamburg)
+    );
+    let stranger = E164Number::parse("+4917000000001").expect("valid");
+    assert_eq!(
+        store
+            .caller_history(demo.company.id, &stranger)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .caller_history(CompanyId::new(), &juergen)
+            .await
+            .expect("read"),
+        None
     );
 }

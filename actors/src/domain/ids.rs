@@ -104,6 +104,11 @@ impl CallId {
         }
     }
 
+    /// An owner id for holds made outside a call (admin API bookings).
+    pub fn for_api() -> Self {
+        Self(format!("api_{}", Uuid::new_v4().simple()))
+    }
+
     /// The id as Retell sent it.
     pub fn as_str(&self) -> &str {
         &self.0

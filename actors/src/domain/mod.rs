@@ -9,10 +9,12 @@ pub mod extraction;
 pub mod ids;
 pub mod language;
 pub mod model;
+pub mod offer;
 pub mod phone;
 pub mod routing;
 pub mod schedule;
 pub mod scoring;
+pub mod slot_id;
 
 pub use ids::*;
 pub use language::Language;

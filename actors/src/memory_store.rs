@@ -1,0 +1,423 @@
+//! An in-memory `Store`, for engine tests and benchmarks that need no database. It follows the
+//! same contract as the SQL stores (atomic overlap check, idempotency keys, event dedupe), and
+//! can be told to fail, to test how the engine copes with an unavailable database.
+
+use crate::domain::*;
+use crate::store::{CallLogWrite, Recorded, Store, StoreError, StoreResult};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Tables {
+    companies: HashMap<CompanyId, Company>,
+    branches: HashMap<BranchId, Branch>,
+    numbers: HashMap<E164Number, PhoneNumber>,
+    staff: HashMap<StaffId, Staff>,
+    services: HashMap<ServiceId, Service>,
+    customers: HashMap<CustomerId, Customer>,
+    appointments: HashMap<AppointmentId, Appointment>,
+    calls: HashMap<CallId, Call>,
+    event_keys: HashSet<String>,
+    callbacks: HashMap<CallbackId, CallbackRequest>,
+    tokens: Vec<ApiToken>,
+    audit: Vec<AuditEntry>,
+}
+
+/// A `Store` in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    failing: AtomicBool,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// While `true`, every call fails with `StoreError::Unavailable`.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Number of call events stored (for tests).
+    pub fn event_count(&self) -> usize {
+        self.lock().map(|t| t.event_keys.len()).unwrap_or(0)
+    }
+
+    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, Tables>> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("memory store set to fail".into()));
+        }
+        // A panic while holding the lock cannot leave a table half-written: every write below
+        // is a single insert.
+        Ok(self
+            .tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+fn merge_call(old: &Call, new: &Call) -> Call {
+    let rank = |s: CallStatus| CallStatus::ALL.iter().position(|x| *x == s).unwrap_or(0);
+    Call {
+        id: new.id.clone(),
+        company_id: new.company_id.or(old.company_id),
+        branch_id: new.branch_id.or(old.branch_id),
+        from_number: new.from_number.clone().or_else(|| old.from_number.clone()),
+        to_number: new.to_number.clone().or_else(|| old.to_number.clone()),
+        agent_id: new.agent_id.clone().or_else(|| old.agent_id.clone()),
+        language: new.language.or(old.language),
+        status: if rank(new.status) > rank(old.status) {
+            new.status
+        } else {
+            old.status
+        },
+        started_at: new.started_at.or(old.started_at),
+        ended_at: new.ended_at.or(old.ended_at),
+        duration_ms: new.duration_ms.or(old.duration_ms),
+        disconnection_reason: new
+            .disconnection_reason
+            .clone()
+            .or_else(|| old.disconnection_reason.clone()),
+        transcript: new.transcript.clone().or_else(|| old.transcript.clone()),
+        summary: new.summary.clone().or_else(|| old.summary.clone()),
+        sentiment: new.sentiment.clone().or_else(|| old.sentiment.clone()),
+        successful: new.successful.or(old.successful),
+    }
+}
+
+impl Tables {
+    fn upsert_call(&mut self, call: &Call) {
+        let merged = match self.calls.get(&call.id) {
+            Some(old) => merge_call(old, call),
+            None => call.clone(),
+        };
+        self.calls.insert(call.id.clone(), merged);
+    }
+
+    fn record_event(&mut self, event: &CallEvent) -> Recorded {
+        if self.event_keys.insert(event.dedupe_key.clone()) {
+            Recorded::New
+        } else {
+            Recorded::Duplicate
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.lock().map(|_| ())
+    }
+
+    async fn upsert_company(&self, company: &Company) -> StoreResult<()> {
+        self.lock()?.companies.insert(company.id, company.clone());
+        Ok(())
+    }
+
+    async fn company_by_slug(&self, slug: &str) -> StoreResult<Option<Company>> {
+        Ok(self
+            .lock()?
+            .companies
+            .values()
+            .find(|c| c.slug == slug)
+            .cloned())
+    }
+
+    async fn list_companies(&self) -> StoreResult<Vec<Company>> {
+        let mut all: Vec<_> = self.lock()?.companies.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    async fn upsert_branch(&self, branch: &Branch) -> StoreResult<()> {
+        self.lock()?.branches.insert(branch.id, branch.clone());
+        Ok(())
+    }
+
+    async fn list_branches(&self, company: Option<CompanyId>) -> StoreResult<Vec<Branch>> {
+        let mut all: Vec<_> = self
+            .lock()?
+            .branches
+            .values()
+            .filter(|b| company.is_none_or(|c| c == b.company_id))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    async fn upsert_phone_number(&self, number: &PhoneNumber) -> StoreResult<()> {
+        self.lock()?
+            .numbers
+            .insert(number.number.clone(), number.clone());
+        Ok(())
+    }
+
+    async fn list_phone_numbers(&self) -> StoreResult<Vec<PhoneNumber>> {
+        Ok(self.lock()?.numbers.values().cloned().collect())
+    }
+
+    async fn upsert_staff(&self, staff: &Staff) -> StoreResult<()> {
+        self.lock()?.staff.insert(staff.id, staff.clone());
+        Ok(())
+    }
+
+    async fn list_staff(&self, branch: Option<BranchId>) -> StoreResult<Vec<Staff>> {
+        let mut all: Vec<_> = self
+            .lock()?
+            .staff
+            .values()
+            .filter(|s| branch.is_none_or(|b| b == s.branch_id))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    async fn upsert_service(&self, service: &Service) -> StoreResult<()> {
+        self.lock()?.services.insert(service.id, service.clone());
+        Ok(())
+    }
+
+    async fn list_services(&self, company: CompanyId) -> StoreResult<Vec<Service>> {
+        let mut all: Vec<_> = self
+            .lock()?
+            .services
+            .values()
+            .filter(|s| s.company_id == company)
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    async fn upsert_customer(&self, customer: &Customer) -> StoreResult<()> {
+        let mut tables = self.lock()?;
+        let clash = tables.customers.values().any(|c| {
+            c.id != customer.id && c.company_id == customer.company_id && c.phone == customer.phone
+        });
+        if clash {
+            return Err(StoreError::Conflict(
+                "a customer with this phone number exists".into(),
+            ));
+        }
+        tables.customers.insert(customer.id, customer.clone());
+        Ok(())
+    }
+
+    async fn customer_by_phone(
+        &self,
+        company: CompanyId,
+        phone: &E164Number,
+    ) -> StoreResult<Option<Customer>> {
+        Ok(self
+            .lock()?
+            .customers
+            .values()
+            .find(|c| c.company_id == company && &c.phone == phone)
+            .cloned())
+    }
+
+    async fn insert_appointment(&self, a: &Appointment) -> StoreResult<Appointment> {
+        let mut tables = self.lock()?;
+        if let Some(key) = &a.idempotency_key {
+            let existing = tables
+                .appointments
+                .values()
+                .find(|x| x.company_id == a.company_id && x.idempotency_key.as_ref() == Some(key));
+            if let Some(existing) = existing {
+                return Ok(existing.clone());
+            }
+        }
+        let overlaps = a.is_active()
+            && tables.appointments.values().any(|x| {
+                x.staff_id == a.staff_id
+                    && x.is_active()
+                    && x.blocked_from < a.blocked_until
+                    && x.blocked_until > a.blocked_from
+            });
+        if overlaps {
+            return Err(StoreError::Conflict(
+                "the staff member is already booked at that time".into(),
+            ));
+        }
+        tables.appointments.insert(a.id, a.clone());
+        Ok(a.clone())
+    }
+
+    async fn appointment_by_key(
+        &self,
+        company: CompanyId,
+        key: &str,
+    ) -> StoreResult<Option<Appointment>> {
+        Ok(self
+            .lock()?
+            .appointments
+            .values()
+            .find(|a| a.company_id == company && a.idempotency_key.as_deref() == Some(key))
+            .cloned())
+    }
+
+    async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>> {
+        Ok(self.lock()?.appointments.get(&id).cloned())
+    }
+
+    async fn staff_appointments(
+        &self,
+        staff: StaffId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<Appointment>> {
+        let mut found: Vec<_> = self
+            .lock()?
+            .appointments
+            .values()
+            .filter(|a| {
+                a.staff_id == staff
+                    && a.is_active()
+                    && a.blocked_from < until
+                    && a.blocked_until > from
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| a.blocked_from);
+        Ok(found)
+    }
+
+    async fn set_appointment_status(
+        &self,
+        id: AppointmentId,
+        status: AppointmentStatus,
+    ) -> StoreResult<Option<Appointment>> {
+        let mut tables = self.lock()?;
+        Ok(tables.appointments.get_mut(&id).map(|a| {
+            a.status = status;
+            a.clone()
+        }))
+    }
+
+    async fn upsert_call(&self, call: &Call) -> StoreResult<()> {
+        self.lock()?.upsert_call(call);
+        Ok(())
+    }
+
+    async fn call(&self, id: &CallId) -> StoreResult<Option<Call>> {
+        Ok(self.lock()?.calls.get(id).cloned())
+    }
+
+    async fn record_call_event(&self, event: &CallEvent) -> StoreResult<Recorded> {
+        Ok(self.lock()?.record_event(event))
+    }
+
+    async fn apply_call_log(&self, writes: &[CallLogWrite]) -> StoreResult<()> {
+        let mut tables = self.lock()?;
+        for write in writes {
+            match write {
+                CallLogWrite::Call(call) => tables.upsert_call(call),
+                CallLogWrite::Event(event) => {
+                    tables.record_event(event);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn caller_history(
+        &self,
+        company: CompanyId,
+        caller: &E164Number,
+    ) -> StoreResult<Option<BranchId>> {
+        let tables = self.lock()?;
+        let customers: HashSet<CustomerId> = tables
+            .customers
+            .values()
+            .filter(|c| c.company_id == company && &c.phone == caller)
+            .map(|c| c.id)
+            .collect();
+        let by_appointment = tables
+            .appointments
+            .values()
+            .filter(|a| customers.contains(&a.customer_id))
+            .max_by_key(|a| a.created_at)
+            .map(|a| (a.created_at, a.branch_id));
+        let by_call = tables
+            .calls
+            .values()
+            .filter(|c| c.company_id == Some(company) && c.from_number.as_ref() == Some(caller))
+            .filter_map(|c| Some((c.started_at?, c.branch_id?)))
+            .max_by_key(|(at, _)| *at);
+        Ok(by_appointment
+            .into_iter()
+            .chain(by_call)
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, b)| b))
+    }
+
+    async fn insert_callback(&self, callback: &CallbackRequest) -> StoreResult<()> {
+        self.lock()?.callbacks.insert(callback.id, callback.clone());
+        Ok(())
+    }
+
+    async fn callback(
+        &self,
+        company: CompanyId,
+        id: CallbackId,
+    ) -> StoreResult<Option<CallbackRequest>> {
+        Ok(self
+            .lock()?
+            .callbacks
+            .get(&id)
+            .filter(|c| c.company_id == company)
+            .cloned())
+    }
+
+    async fn list_callbacks(&self, company: CompanyId) -> StoreResult<Vec<CallbackRequest>> {
+        let mut all: Vec<_> = self
+            .lock()?
+            .callbacks
+            .values()
+            .filter(|c| c.company_id == company)
+            .cloned()
+            .collect();
+        all.sort_by_key(|c| (std::cmp::Reverse(c.priority.rank()), c.created_at, c.id));
+        Ok(all)
+    }
+
+    async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()> {
+        self.lock()?.tokens.push(token.clone());
+        Ok(())
+    }
+
+    async fn api_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        Ok(self
+            .lock()?
+            .tokens
+            .iter()
+            .find(|t| t.token_hash == hash && t.revoked_at.is_none())
+            .cloned())
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.lock()?.audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn list_audit(&self, company: CompanyId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let tables = self.lock()?;
+        let mut entries: Vec<_> = tables
+            .audit
+            .iter()
+            .filter(|e| e.company_id == company)
+            .cloned()
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+        entries.truncate(limit as usize);
+        Ok(entries)
+    }
+}
