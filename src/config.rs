@@ -416,6 +416,34 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The engine's settings. Slot ids are sealed with a key derived from the Retell API key,
+    /// which every node of a deployment shares.
+    pub fn engine_settings(&self) -> callflow_actors::EngineSettings {
+        let s = &self.scheduling;
+        let w = &self.scoring;
+        callflow_actors::EngineSettings {
+            rules: callflow_actors::domain::availability::SchedulingRules {
+                slot_interval_minutes: s.slot_interval_minutes,
+                minimum_notice: chrono::Duration::minutes(i64::from(s.minimum_notice_minutes)),
+                booking_horizon_days: s.booking_horizon_days,
+            },
+            hold_ttl: Duration::from_secs(s.hold_ttl_secs),
+            call_idle_timeout: Duration::from_secs(s.call_idle_timeout_secs),
+            max_slots_offered: s.max_slots_offered as usize,
+            weights: callflow_actors::domain::scoring::ScoringWeights {
+                skill_match: w.skill_match,
+                availability: w.availability,
+                customer_preference: w.customer_preference,
+                workload_balance: w.workload_balance,
+                language: w.language,
+            },
+            slot_secret: self.retell.api_key.expose().as_bytes().to_vec(),
+            ..callflow_actors::EngineSettings::default()
+        }
+    }
+}
+
 impl ServerConfig {
     /// Grace period for in-flight work on shutdown.
     pub fn shutdown_timeout(&self) -> Duration {

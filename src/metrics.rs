@@ -51,6 +51,7 @@ impl Metrics {
         let process = metrics_process::Collector::default();
         process.describe();
         describe();
+        callflow_actors::metrics::describe();
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         let metrics = Metrics {
             handle,

@@ -1,6 +1,6 @@
-//! Start-up and shutdown, in order: metrics, database (with retry), migrations, demo seed,
-//! listener, HTTP server; on SIGINT/SIGTERM stop accepting, finish in-flight requests, then
-//! close the database so pending writes are flushed.
+//! Start-up and shutdown, in order: metrics, database (with retry), migrations, demo seed, the
+//! engine's actors, Redis, listener, HTTP server; on SIGINT/SIGTERM stop accepting, finish
+//! in-flight requests, flush the engine's pending writes, then close the database.
 //!
 //! Like mini-redis's `server::run`, [`Application::build`] takes a configuration whose bind
 //! address may use port 0, so tests start real servers on free ports.
@@ -13,7 +13,7 @@ use crate::seed;
 use crate::store::{Database, DatabaseError};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
-use callflow_actors::{Store, StoreError};
+use callflow_actors::{Engine, Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,9 @@ pub enum StartupError {
     /// Seeding the demo failed.
     #[error("cannot seed the demo company: {0}")]
     Seed(#[source] StoreError),
+    /// The engine's actors could not be started.
+    #[error("cannot start the engine: {0}")]
+    Engine(#[from] callflow_actors::EngineError),
     /// Redis is configured but unreachable.
     #[error("cannot connect to redis.url: {0}")]
     Redis(#[from] redis::RedisError),
@@ -49,6 +52,7 @@ pub struct Application {
     address: SocketAddr,
     database: Database,
     store: Arc<dyn Store>,
+    engine: Engine,
 }
 
 impl Application {
@@ -66,6 +70,7 @@ impl Application {
         {
             tracing::info!("empty database: seeded the demo company \"Zahnarztpraxis Dr. Müller\"");
         }
+        let engine = Engine::start(store.clone(), config.engine_settings()).await?;
         let redis = RedisHolds::connect(&config.redis).await?;
         let listener =
             TcpListener::bind(config.server.bind).map_err(|source| StartupError::Bind {
@@ -81,6 +86,7 @@ impl Application {
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             store: store.clone(),
+            engine: engine.clone(),
             redis,
             metrics,
             readiness: readiness.clone(),
@@ -112,6 +118,7 @@ impl Application {
             address,
             database,
             store,
+            engine,
         })
     }
 
@@ -130,6 +137,11 @@ impl Application {
         self.database.clone()
     }
 
+    /// The engine the server drives.
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
     /// A handle to stop the server from elsewhere.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
@@ -146,6 +158,10 @@ impl Application {
         });
         let served = self.server.await;
         signals.abort();
+        // In-flight requests are done: write what the persistence actor still holds, then close.
+        if let Err(e) = self.engine.flush().await {
+            tracing::error!(error = %e, "could not flush pending writes");
+        }
         self.database.close().await;
         tracing::info!("callflow stopped");
         served

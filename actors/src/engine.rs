@@ -447,8 +447,11 @@ impl Engine {
                 Ok(BookingOutcome::Booked(stored))
             }
             Err(StoreError::Conflict(_)) => {
-                // Another node booked it first: the database is the final word.
+                // Another node booked it first: the database is the final word. Teach this
+                // node's staff actor what the database holds there, so it stops offering it.
                 self.release(&staff.addr, hold.id, &owner).await;
+                self.learn_from_store(&staff.addr, staff_id, hold.blocked)
+                    .await;
                 metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "taken").increment(1);
                 Ok(BookingOutcome::Taken(self.find_slots(&query, now).await?))
             }
@@ -580,6 +583,28 @@ impl Engine {
             tracing::warn!(error = %e, "could not release hold");
         }
         self.settle_hold(owner, hold);
+    }
+
+    async fn learn_from_store(
+        &self,
+        staff: &Addr<StaffActor>,
+        staff_id: StaffId,
+        around: Interval,
+    ) {
+        match self
+            .store
+            .staff_appointments(staff_id, around.start, around.end)
+            .await
+        {
+            Ok(found) => {
+                for a in found {
+                    if let Some(blocked) = Interval::new(a.blocked_from, a.blocked_until) {
+                        staff.do_send(crate::staff::AppointmentBooked { id: a.id, blocked });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the conflicting appointment"),
+        }
     }
 
     fn settle_hold(&self, owner: &CallId, hold: HoldId) {

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use actix_web::middleware::from_fn;
 use actix_web::web;
-use callflow_actors::Store;
+use callflow_actors::{Engine, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub struct AppState {
     /// The database, through the engine's trait.
     pub store: Arc<dyn Store>,
+    /// The engine: routing, slots, holds, bookings.
+    pub engine: Engine,
     /// Cross-node holds, when Redis is configured.
     pub redis: Option<RedisHolds>,
     /// The metrics recorder, rendered by `/metrics`.

@@ -1,6 +1,7 @@
 //! End-to-end tests: real servers on free ports, real databases, real clients.
 
 mod cli;
+mod engine_contention;
 mod health;
 mod helpers;
 mod migrations;
