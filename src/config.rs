@@ -59,6 +59,10 @@ pub struct ServerConfig {
     pub client_request_timeout_secs: u64,
 }
 
+/// The Retell key in the shipped `config.toml`: fine for trying callflow on this machine, refused
+/// on any address others can reach.
+pub const DEMO_RETELL_API_KEY: &str = "demo-retell-key-change-me";
+
 /// `[database]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +123,8 @@ pub struct SchedulingConfig {
 pub struct CallbacksConfig {
     /// Window in which a repeat request merges into the open one.
     pub duplicate_window_minutes: u32,
+    /// ISO 3166 country of national phone numbers (`"DE"`).
+    pub default_region: String,
     /// SLA for urgent callbacks.
     pub sla_urgent_minutes: u32,
     /// SLA for high-priority callbacks.
@@ -332,6 +338,19 @@ impl Config {
         if self.retell.api_key.is_empty() {
             return Err(("retell.api_key", "must not be empty".into()));
         }
+        // Anyone can read the shipped key, so it may only guard a server nobody else can reach.
+        if self.retell.api_key.expose() == DEMO_RETELL_API_KEY
+            && !self.server.bind.ip().is_loopback()
+        {
+            return Err((
+                "retell.api_key",
+                format!(
+                    "is the public demo key, which only works on a loopback address; set your Retell \
+                     API key (CALLFLOW_RETELL__API_KEY) before binding to {}",
+                    self.server.bind
+                ),
+            ));
+        }
         let positive: [(&'static str, u64); 10] = [
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
             (
@@ -391,6 +410,12 @@ impl Config {
         if let Some((key, _)) = sla.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be greater than 0".into()));
         }
+        if !callflow_actors::domain::phone::is_known_region(&self.callbacks.default_region) {
+            return Err((
+                "callbacks.default_region",
+                "must be an ISO 3166 country code such as \"DE\"".into(),
+            ));
+        }
         let s = &self.scoring;
         let weights = [
             ("scoring.skill_match", s.skill_match),
@@ -440,6 +465,23 @@ impl Config {
             },
             slot_secret: self.retell.api_key.expose().as_bytes().to_vec(),
             ..callflow_actors::EngineSettings::default()
+        }
+    }
+}
+
+impl Config {
+    /// The rules callbacks are opened and merged by, from `[callbacks]`; the text limits are
+    /// the domain's defaults.
+    pub fn callback_policy(&self) -> callflow_actors::domain::callback::CallbackPolicy {
+        let c = &self.callbacks;
+        let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+        callflow_actors::domain::callback::CallbackPolicy {
+            duplicate_window: minutes(c.duplicate_window_minutes),
+            sla_urgent: minutes(c.sla_urgent_minutes),
+            sla_high: minutes(c.sla_high_minutes),
+            sla_normal: minutes(c.sla_normal_minutes),
+            default_region: c.default_region.trim().to_ascii_uppercase(),
+            ..Default::default()
         }
     }
 }
@@ -649,6 +691,25 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_retell_key_is_refused_on_an_address_others_can_reach() {
+        let err = Config::load(None, env(&[("CALLFLOW_SERVER__BIND", "0.0.0.0:8080")]))
+            .expect_err("demo key on 0.0.0.0");
+        let text = err.to_string();
+        assert!(text.contains("retell.api_key"), "{text}");
+        assert!(text.contains("loopback"), "{text}");
+        let own_key = Config::load(
+            None,
+            env(&[
+                ("CALLFLOW_SERVER__BIND", "0.0.0.0:8080"),
+                ("CALLFLOW_RETELL__API_KEY", "key_own"),
+            ]),
+        );
+        assert!(own_key.is_ok(), "an own key may listen anywhere");
+        let ipv6_loopback = Config::load(None, env(&[("CALLFLOW_SERVER__BIND", "[::1]:8080")]));
+        assert!(ipv6_loopback.is_ok(), "the demo key works on ::1");
+    }
+
+    #[test]
     fn environment_variables_override_file_and_defaults() {
         let file = write("[server]\nbind = \"127.0.0.1:9000\"\nworkers = 2\n");
         let config = Config::load(
@@ -752,6 +813,38 @@ mod tests {
         let err =
             Config::load(Some(Path::new("/nonexistent/callflow.toml")), []).expect_err("missing");
         assert!(err.to_string().contains("/nonexistent/callflow.toml"));
+    }
+
+    #[test]
+    fn the_callback_policy_follows_the_callbacks_section() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("CALLFLOW_CALLBACKS__SLA_HIGH_MINUTES", "30"),
+                ("CALLFLOW_CALLBACKS__DEFAULT_REGION", "at"),
+            ]),
+        )
+        .expect("valid");
+        let policy = config.callback_policy();
+        let defaults = callflow_actors::domain::callback::CallbackPolicy::default();
+        assert_eq!(policy.sla_high, chrono::Duration::minutes(30));
+        assert_eq!(policy.default_region, "AT");
+        assert_eq!(
+            policy,
+            callflow_actors::domain::callback::CallbackPolicy {
+                sla_high: policy.sla_high,
+                default_region: policy.default_region.clone(),
+                ..defaults
+            },
+            "everything else is the committed default"
+        );
+        let err = Config::load(
+            None,
+            env(&[("CALLFLOW_CALLBACKS__DEFAULT_REGION", "Germany")]),
+        )
+        .expect_err("not a region")
+        .to_string();
+        assert!(err.contains("`callbacks.default_region`"), "{err}");
     }
 
     #[test]

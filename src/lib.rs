@@ -1,6 +1,7 @@
 //! callflow: the server around the engine. Configuration, the SQL store, HTTP (Retell webhooks,
 //! health, metrics), start-up and shutdown.
 
+pub mod callbacks;
 pub mod cluster;
 pub mod config;
 pub mod http;

@@ -1,12 +1,15 @@
-//! The `callflow` command: serve (the default), migrate, seed the demo, check the config.
+//! The `callflow` command: serve (the default), migrate, seed the demo, issue admin API tokens,
+//! check the config.
 //!
 //! Exit codes: 0 success, 1 runtime failure (database unreachable, port taken, …), 2 invalid
 //! configuration or usage. Failures print one line, never a backtrace.
 
 use callflow::config::Config;
+use callflow::http::api::auth::{issue_token, TokenRequest};
 use callflow::startup::Application;
 use callflow::store::Database;
 use callflow::{seed, telemetry};
+use callflow_actors::domain::{Role, StaffId};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,8 +44,53 @@ enum Command {
         #[arg(long, required = true)]
         demo: bool,
     },
+    /// Manage admin API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Validate the configuration and print it (secrets redacted).
     CheckConfig,
+    /// Talk to a callflow server the way Retell does.
+    Retell {
+        #[command(subcommand)]
+        action: RetellCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetellCommand {
+    /// Sign a Retell payload (webhook or function call) with the configured key, post it and
+    /// print the answer.
+    Send {
+        /// A JSON file: a webhook (with "event") or a function call (with "name" and "args").
+        file: PathBuf,
+        /// Server to post to (defaults to the configured bind address).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a bearer token and print its secret (once: only its hash is stored).
+    Create {
+        /// Slug of the company the token belongs to.
+        #[arg(long, value_name = "SLUG")]
+        company: String,
+        /// admin (the whole company), manager (one branch) or staff (their own callbacks).
+        #[arg(long)]
+        role: Role,
+        /// The staff member the token acts as (required for staff).
+        #[arg(long, value_name = "ID")]
+        staff: Option<StaffId>,
+        /// The branch (slug or id) a manager token is limited to.
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
+        /// A label for people ("front desk laptop").
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,7 +151,48 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             database.close().await;
         }
+        Command::Token { command } => token(command, &config).await?,
         Command::CheckConfig => println!("configuration is valid\n{config:#?}"),
+        Command::Retell {
+            action: RetellCommand::Send { file, url },
+        } => {
+            let url = url.unwrap_or_else(|| format!("http://{}", config.server.bind));
+            let sent =
+                callflow::retell::send::send(&file, &url, config.retell.api_key.expose()).await?;
+            println!("POST {} -> {}\n{}", sent.url, sent.status, sent.body);
+            if !(200..300).contains(&sent.status) {
+                anyhow::bail!("the server answered {}", sent.status);
+            }
+        }
     }
+    Ok(())
+}
+
+async fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
+    let TokenCommand::Create {
+        company,
+        role,
+        staff,
+        branch,
+        name,
+    } = command;
+    let request = TokenRequest {
+        company,
+        role,
+        staff,
+        branch,
+        name,
+    };
+    let database = Database::connect(&config.database).await?;
+    database.migrate().await?;
+    let issued = issue_token(&*database.store(), &request, chrono::Utc::now()).await;
+    database.close().await;
+    let issued = issued?;
+    // The secret alone on stdout, so scripts can capture it; the rest is for people.
+    println!("{}", issued.secret);
+    eprintln!(
+        "token {} ({}) for {}: store the secret now, it cannot be shown again",
+        issued.token.id, issued.token.role, request.company
+    );
     Ok(())
 }

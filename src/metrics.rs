@@ -16,6 +16,15 @@ pub const BUILD_INFO: &str = "callflow_build_info";
 /// 1 once the database is reachable and the engine started.
 pub const READY: &str = "callflow_ready";
 
+/// Retell requests refused for their signature, by reason (missing, malformed, stale, mismatch).
+pub const RETELL_SIGNATURE_FAILURES_TOTAL: &str = "callflow_retell_signature_failures_total";
+/// Retell webhooks received, by event and outcome (accepted, duplicate, ignored).
+pub const RETELL_WEBHOOKS_TOTAL: &str = "callflow_retell_webhooks_total";
+/// Retell custom-function calls, by function and outcome (ok or the error code).
+pub const RETELL_FUNCTIONS_TOTAL: &str = "callflow_retell_functions_total";
+/// Inbound calls answered without a branch (the number's default agent takes them).
+pub const RETELL_INBOUND_UNROUTED_TOTAL: &str = "callflow_retell_inbound_unrouted_total";
+
 /// Latency buckets: fine-grained below 10 ms, where the webhook budgets are.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -86,6 +95,26 @@ fn describe() {
         HTTP_REQUEST_DURATION_SECONDS,
         Unit::Seconds,
         "HTTP request latency, by route, method and status."
+    );
+    describe_counter!(
+        RETELL_SIGNATURE_FAILURES_TOTAL,
+        Unit::Count,
+        "Retell requests refused for their signature, by reason."
+    );
+    describe_counter!(
+        RETELL_WEBHOOKS_TOTAL,
+        Unit::Count,
+        "Retell webhooks received, by event and outcome."
+    );
+    describe_counter!(
+        RETELL_FUNCTIONS_TOTAL,
+        Unit::Count,
+        "Retell custom-function calls, by function and outcome."
+    );
+    describe_counter!(
+        RETELL_INBOUND_UNROUTED_TOTAL,
+        Unit::Count,
+        "Inbound calls that no branch could take."
     );
     describe_gauge!(BUILD_INFO, "Build information; the value is always 1.");
     describe_gauge!(

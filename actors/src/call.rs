@@ -33,6 +33,7 @@ pub type OnCallStop = Box<dyn FnOnce(&CallId) + Send>;
 pub struct CallActor {
     context: CallContext,
     holds: Vec<(HoldId, Addr<StaffActor>)>,
+    bookings: CallBookings,
     idle_timeout: Duration,
     idle_timer: Option<SpawnHandle>,
     on_stop: Option<OnCallStop>,
@@ -44,6 +45,7 @@ impl CallActor {
         Self {
             context,
             holds: Vec::new(),
+            bookings: CallBookings::default(),
             idle_timeout,
             idle_timer: None,
             on_stop: Some(on_stop),
@@ -136,17 +138,58 @@ impl Handler<HoldSettled> for CallActor {
     }
 }
 
+/// What became of the bookings tried during a call (decides whether it needs a callback).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallBookings {
+    /// Bookings made (or replayed).
+    pub booked: u32,
+    /// Booking attempts that failed (taken, unbookable, or an error).
+    pub failed: u32,
+}
+
+/// A booking was tried on the call.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BookingTried {
+    /// Whether it was booked.
+    pub booked: bool,
+}
+
+impl Handler<BookingTried> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BookingTried, _: &mut Self::Context) {
+        if msg.booked {
+            self.bookings.booked += 1;
+        } else {
+            self.bookings.failed += 1;
+        }
+    }
+}
+
+/// How a call ended, as its actor saw it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallSummary {
+    /// Holds still open, now released.
+    pub open_holds: usize,
+    /// Bookings tried during the call.
+    pub bookings: CallBookings,
+}
+
 /// Retell says the call ended: release everything and stop.
 #[derive(Message)]
-#[rtype(result = "usize")]
+#[rtype(result = "CallSummary")]
 pub struct EndCall;
 
 impl Handler<EndCall> for CallActor {
-    type Result = usize;
+    type Result = MessageResult<EndCall>;
 
-    fn handle(&mut self, _: EndCall, ctx: &mut Self::Context) -> usize {
-        let open = self.holds.len();
+    fn handle(&mut self, _: EndCall, ctx: &mut Self::Context) -> Self::Result {
+        let summary = CallSummary {
+            open_holds: self.holds.len(),
+            bookings: self.bookings,
+        };
         ctx.stop();
-        open
+        MessageResult(summary)
     }
 }

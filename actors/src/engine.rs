@@ -4,7 +4,9 @@
 //! and releases go to the staff actor that owns the calendar, and commits to the persistence actor.
 
 use crate::branch::{FindSlots, SlotSearch};
-use crate::call::{CallContext, EndCall, HoldSettled, HoldTaken, TouchCall};
+use crate::call::{
+    BookingTried, CallContext, CallSummary, EndCall, HoldSettled, HoldTaken, TouchCall,
+};
 use crate::domain::availability::{Interval, ServiceTiming, Slot, Unbookable};
 use crate::domain::calendar::{Hold, HoldId};
 use crate::domain::offer::OfferReason;
@@ -381,8 +383,29 @@ impl Engine {
 
     /// Books a slot: hold at the staff actor, durable commit, confirm; acknowledged only after
     /// the commit. Idempotent on `idempotency_key`. A slot that is taken or not bookable is an
-    /// outcome with alternatives, not an error.
+    /// outcome with alternatives, not an error. The call's actor learns how it went, so the
+    /// end of the call knows whether the caller got what they wanted.
     pub async fn book(
+        &self,
+        req: &BookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<BookingOutcome, EngineError> {
+        let outcome = self.book_slot(req, now).await;
+        if let Some(call) = req
+            .call_id
+            .as_ref()
+            .and_then(|id| self.directory.calls.get(id))
+        {
+            let booked = matches!(
+                outcome,
+                Ok(BookingOutcome::Booked(_) | BookingOutcome::Replayed(_))
+            );
+            call.do_send(BookingTried { booked });
+        }
+        outcome
+    }
+
+    async fn book_slot(
         &self,
         req: &BookingRequest,
         now: DateTime<Utc>,
@@ -700,12 +723,11 @@ impl Engine {
         actor.send(TouchCall).await.ok()
     }
 
-    /// Ends a call: its actor releases its holds and stops. Returns the holds it still had.
-    pub async fn end_call(&self, call: &CallId) -> usize {
-        let Some(actor) = self.directory.calls.get(call).map(|a| a.clone()) else {
-            return 0;
-        };
-        actor.send(EndCall).await.unwrap_or(0)
+    /// Ends a call: its actor releases its holds and stops. `None` when this node has no
+    /// actor for the call (never started here, idle-ended, or ended before).
+    pub async fn end_call(&self, call: &CallId) -> Option<CallSummary> {
+        let actor = self.directory.calls.get(call).map(|a| a.clone())?;
+        actor.send(EndCall).await.ok()
     }
 
     /// Active calls on this node.

@@ -23,4 +23,6 @@ pub use engine::{
     Availability, BookingOutcome, BookingRequest, Engine, EngineError, SlotChoice, SlotQuery,
 };
 pub use settings::EngineSettings;
-pub use store::{CallLogWrite, Recorded, Store, StoreError, StoreResult};
+pub use store::{
+    CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError, StoreResult,
+};

@@ -3,7 +3,9 @@
 //! can be told to fail, to test how the engine copes with an unavailable database.
 
 use crate::domain::*;
-use crate::store::{CallLogWrite, Recorded, Store, StoreError, StoreResult};
+use crate::store::{
+    CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError, StoreResult,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -377,16 +379,65 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn list_callbacks(&self, company: CompanyId) -> StoreResult<Vec<CallbackRequest>> {
+    async fn find_callbacks(
+        &self,
+        company: CompanyId,
+        filter: &CallbackFilter,
+    ) -> StoreResult<Vec<CallbackRequest>> {
         let mut all: Vec<_> = self
             .lock()?
             .callbacks
             .values()
             .filter(|c| c.company_id == company)
+            .filter(|c| filter.status.is_none_or(|s| s == c.status))
+            .filter(|c| filter.branch_id.is_none_or(|b| Some(b) == c.branch_id))
+            .filter(|c| {
+                filter
+                    .assigned_staff_id
+                    .is_none_or(|s| Some(s) == c.assigned_staff_id)
+            })
             .cloned()
             .collect();
         all.sort_by_key(|c| (std::cmp::Reverse(c.priority.rank()), c.created_at, c.id));
+        all.truncate(filter.limit as usize);
         Ok(all)
+    }
+
+    async fn open_callback(
+        &self,
+        new: &CallbackRequest,
+        merge_since: DateTime<Utc>,
+        merge: MergeCallback<'_>,
+    ) -> StoreResult<(CallbackRequest, Opened)> {
+        // One lock around find-and-write: the same atomicity the SQL stores get from a lock.
+        let mut tables = self.lock()?;
+        let open = tables
+            .callbacks
+            .values()
+            .filter(|c| {
+                c.company_id == new.company_id
+                    && c.phone == new.phone
+                    && c.status.is_open()
+                    && c.created_at >= merge_since
+            })
+            .max_by_key(|c| (c.created_at, c.id))
+            .cloned();
+        match open {
+            Some(existing) => {
+                // The row keeps its identity whatever `merge` returns, as in the SQL stores.
+                let merged = CallbackRequest {
+                    id: existing.id,
+                    company_id: existing.company_id,
+                    ..merge(&existing)
+                };
+                tables.callbacks.insert(merged.id, merged.clone());
+                Ok((merged, Opened::Merged))
+            }
+            None => {
+                tables.callbacks.insert(new.id, new.clone());
+                Ok((new.clone(), Opened::Created))
+            }
+        }
     }
 
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()> {

@@ -43,6 +43,55 @@ pub enum Recorded {
     Duplicate,
 }
 
+/// How [`Store::open_callback`] answered a request to be called back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// No open callback for the number within the window: a new one was stored.
+    Created,
+    /// An open callback for the number was found and the request merged into it.
+    Merged,
+}
+
+/// Which of a company's callbacks [`Store::find_callbacks`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackFilter {
+    /// Only callbacks in this state.
+    pub status: Option<CallbackStatus>,
+    /// Only callbacks of this branch.
+    pub branch_id: Option<BranchId>,
+    /// Only callbacks assigned to this staff member.
+    pub assigned_staff_id: Option<StaffId>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl Default for CallbackFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            branch_id: None,
+            assigned_staff_id: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+impl CallbackFilter {
+    /// The limit when none is asked for.
+    pub const DEFAULT_LIMIT: u32 = 100;
+
+    /// Every callback, without a limit.
+    pub fn everything() -> Self {
+        Self {
+            limit: u32::MAX,
+            ..Self::default()
+        }
+    }
+}
+
+/// Computes the merged row from the open callback found (see [`Store::open_callback`]).
+pub type MergeCallback<'a> = &'a (dyn Fn(&CallbackRequest) -> CallbackRequest + Send + Sync);
+
 /// A call-log write the persistence actor batches.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallLogWrite {
@@ -143,8 +192,29 @@ pub trait Store: Send + Sync + 'static {
         company: CompanyId,
         id: CallbackId,
     ) -> StoreResult<Option<CallbackRequest>>;
-    /// A company's callback requests, most urgent first, then oldest.
-    async fn list_callbacks(&self, company: CompanyId) -> StoreResult<Vec<CallbackRequest>>;
+    /// A company's callback requests matching `filter`, most urgent first, then oldest.
+    async fn find_callbacks(
+        &self,
+        company: CompanyId,
+        filter: &CallbackFilter,
+    ) -> StoreResult<Vec<CallbackRequest>>;
+    /// All of a company's callback requests, most urgent first, then oldest.
+    async fn list_callbacks(&self, company: CompanyId) -> StoreResult<Vec<CallbackRequest>> {
+        self.find_callbacks(company, &CallbackFilter::everything())
+            .await
+    }
+    /// Opens a callback for `new.phone`, atomically with respect to every other call for the
+    /// same company and number (on every node): when an open callback (pending, assigned or
+    /// contacted) of the same company and number was created at or after `merge_since`, it is
+    /// replaced by `merge(&found)` (the latest such one, if there are several) and returned as
+    /// [`Opened::Merged`]; otherwise `new` is stored and returned as [`Opened::Created`].
+    /// Returns only once the change is durable. `merge` must keep the id and bump the version.
+    async fn open_callback(
+        &self,
+        new: &CallbackRequest,
+        merge_since: DateTime<Utc>,
+        merge: MergeCallback<'_>,
+    ) -> StoreResult<(CallbackRequest, Opened)>;
 
     /// Stores a new API token (hash only).
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;

@@ -1,9 +1,12 @@
-//! The JSON error body every endpoint uses: `{"error": {"code": "...", "message": "..."}}`.
+//! The JSON error body every endpoint uses: `{"error": {"code": "...", "message": "..."}}`,
+//! plus `"fields": {"name": "what is wrong"}` when submitted values are invalid (422).
 //! 5xx bodies never carry internals; the cause is logged with the request id instead.
 
+use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// An error answer with a stable machine-readable code and a sentence for people.
@@ -12,11 +15,16 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    fields: BTreeMap<String, String>,
+    /// Answer with `WWW-Authenticate: Bearer` (a 401 of the bearer-token API).
+    bearer_challenge: bool,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    fields: &'a BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -32,7 +40,50 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            fields: BTreeMap::new(),
+            bearer_challenge: false,
         }
+    }
+
+    /// 400 for a body or query that cannot be read at all (malformed JSON, wrong content type).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 422 for readable input with invalid values: one message per field name.
+    pub fn invalid_fields(fields: BTreeMap<String, String>) -> Self {
+        Self {
+            fields,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "some values are invalid; see fields",
+            )
+        }
+    }
+
+    /// 401 when credentials are missing or not valid; answered with a `WWW-Authenticate:
+    /// Bearer` challenge.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            bearer_challenge: true,
+            ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        }
+    }
+
+    /// 403 when the caller is known but may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 for something that does not exist, or that the caller may not know exists.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// The per-field messages of a 422 (empty otherwise).
+    pub fn fields(&self) -> &BTreeMap<String, String> {
+        &self.fields
     }
 
     /// 404 for a path that does not exist.
@@ -77,11 +128,20 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body {
+        let mut response = HttpResponse::build(self.status);
+        if self.bearer_challenge {
+            // RFC 6750: a 401 tells the client which scheme to authenticate with.
+            response.insert_header((
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"callflow\""),
+            ));
+        }
+        response.json(Body {
             error: Inner {
                 code: self.code,
                 message: &self.message,
             },
+            fields: &self.fields,
         })
     }
 }

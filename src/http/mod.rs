@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, shared state and the app factory used by the server and tests.
 
+pub mod api;
 pub mod error;
 mod health;
 pub mod middleware;
@@ -58,6 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(health::metrics))
+                .configure(crate::retell::configure)
+                .service(api::scope())
                 .default_service(web::to(health::not_found)),
         );
 }

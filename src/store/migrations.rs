@@ -46,8 +46,14 @@ macro_rules! embed {
     };
 }
 
-const SQLITE: &[Embedded] = &[embed!("sqlite", 20261121000001, "initial")];
-const POSTGRES: &[Embedded] = &[embed!("postgres", 20261121000001, "initial")];
+const SQLITE: &[Embedded] = &[
+    embed!("sqlite", 20261121000001, "initial"),
+    embed!("sqlite", 20261121000002, "token_branch"),
+];
+const POSTGRES: &[Embedded] = &[
+    embed!("postgres", 20261121000001, "initial"),
+    embed!("postgres", 20261121000002, "token_branch"),
+];
 
 #[derive(Debug)]
 struct EmbeddedSource(&'static [Embedded]);

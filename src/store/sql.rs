@@ -7,12 +7,20 @@
 //! where-clause per method for every column type.
 
 /// Implements `Store` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+///
+/// `$begin_for_number` is the one statement that differs by backend: an async fn
+/// `(&Pool<$db>, CompanyId, &E164Number) -> Result<Transaction<'static, $db>, sqlx::Error>`
+/// that begins a transaction no other transaction for the same company and number can run
+/// alongside (what makes "find the open callback, else insert" atomic).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $row:ty) => {
+    ($store:ident, $db:ty, $row:ty, $begin_for_number:path) => {
         use crate::store::map_sqlx_error;
         use async_trait::async_trait;
         use callflow_actors::domain::*;
-        use callflow_actors::store::{CallLogWrite, Recorded, Store, StoreError, StoreResult};
+        use callflow_actors::store::{
+            CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError,
+            StoreResult,
+        };
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
         use sqlx::Row;
@@ -227,6 +235,7 @@ macro_rules! sql_store {
                 company_id: CompanyId(get(row, "company_id")?),
                 role: parsed(row, "role")?,
                 staff_id: get::<Option<Uuid>>(row, "staff_id")?.map(StaffId),
+                branch_id: get::<Option<Uuid>>(row, "branch_id")?.map(BranchId),
                 name: get(row, "name")?,
                 token_hash: get(row, "token_hash")?,
                 created_at: get(row, "created_at")?,
@@ -310,6 +319,137 @@ macro_rules! sql_store {
             .bind(&e.dedupe_key)
             .bind(Json(&e.payload))
             .bind(e.received_at)
+        }
+
+        /// The insert of a new callback, shared by `insert_callback` and `open_callback`.
+        fn insert_callback_query(c: &CallbackRequest) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
+            sqlx::query(
+                "INSERT INTO callback_requests (id, company_id, branch_id, customer_id, phone, name, reason,
+                     notes, priority, priority_rank, status, assigned_staff_id, assignment_reason, language,
+                     source_call_id, scheduled_for, due_at, attempts, escalation_level, version,
+                     created_at, updated_at, assigned_at, contacted_at, completed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                     $19, $20, $21, $22, $23, $24, $25)",
+            )
+            .bind(c.id.0)
+            .bind(c.company_id.0)
+            .bind(c.branch_id.map(|b| b.0))
+            .bind(c.customer_id.map(|x| x.0))
+            .bind(c.phone.as_str())
+            .bind(&c.name)
+            .bind(&c.reason)
+            .bind(&c.notes)
+            .bind(c.priority.as_str())
+            .bind(c.priority.rank())
+            .bind(c.status.as_str())
+            .bind(c.assigned_staff_id.map(|s| s.0))
+            .bind(&c.assignment_reason)
+            .bind(c.language.map(|l| l.to_string()))
+            .bind(c.source_call_id.as_ref().map(|x| x.as_str()))
+            .bind(c.scheduled_for)
+            .bind(c.due_at)
+            .bind(to_i32(c.attempts))
+            .bind(to_i32(c.escalation_level))
+            .bind(c.version)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .bind(c.assigned_at)
+            .bind(c.contacted_at)
+            .bind(c.completed_at)
+        }
+
+        /// Writes every changeable column of `c` if the stored row still has `expected_version`
+        /// (optimistic concurrency: zero rows affected means someone else changed it first).
+        /// Identity, company, phone and creation time never change.
+        fn update_callback_query(c: &CallbackRequest, expected_version: i64) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
+            sqlx::query(
+                "UPDATE callback_requests SET branch_id = $3, customer_id = $4, name = $5, reason = $6,
+                     notes = $7, priority = $8, priority_rank = $9, status = $10, assigned_staff_id = $11,
+                     assignment_reason = $12, language = $13, source_call_id = $14, scheduled_for = $15,
+                     due_at = $16, attempts = $17, escalation_level = $18, version = $19, updated_at = $20,
+                     assigned_at = $21, contacted_at = $22, completed_at = $23
+                 WHERE id = $1 AND version = $2",
+            )
+            .bind(c.id.0)
+            .bind(expected_version)
+            .bind(c.branch_id.map(|b| b.0))
+            .bind(c.customer_id.map(|x| x.0))
+            .bind(&c.name)
+            .bind(&c.reason)
+            .bind(&c.notes)
+            .bind(c.priority.as_str())
+            .bind(c.priority.rank())
+            .bind(c.status.as_str())
+            .bind(c.assigned_staff_id.map(|s| s.0))
+            .bind(&c.assignment_reason)
+            .bind(c.language.map(|l| l.to_string()))
+            .bind(c.source_call_id.as_ref().map(|x| x.as_str()))
+            .bind(c.scheduled_for)
+            .bind(c.due_at)
+            .bind(to_i32(c.attempts))
+            .bind(to_i32(c.escalation_level))
+            .bind(c.version)
+            .bind(c.updated_at)
+            .bind(c.assigned_at)
+            .bind(c.contacted_at)
+            .bind(c.completed_at)
+        }
+
+        impl $store {
+            /// One attempt at `open_callback`, inside a transaction that holds the number.
+            /// `None` when the open callback changed between our read and our write (a
+            /// lifecycle update, which does not take the number's lock): read again.
+            async fn open_callback_once(
+                &self,
+                new: &CallbackRequest,
+                merge_since: DateTime<Utc>,
+                merge: MergeCallback<'_>,
+            ) -> StoreResult<Option<(CallbackRequest, Opened)>> {
+                let mut tx = $begin_for_number(&self.pool, new.company_id, &new.phone)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                let open = sqlx::query(
+                    "SELECT * FROM callback_requests
+                     WHERE company_id = $1 AND phone = $2 AND created_at >= $3
+                       AND status IN ('pending', 'assigned', 'contacted')
+                     ORDER BY created_at DESC, id DESC LIMIT 1",
+                )
+                .bind(new.company_id.0)
+                .bind(new.phone.as_str())
+                .bind(merge_since)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?
+                .as_ref()
+                .map(callback)
+                .transpose()?;
+                let outcome = match open {
+                    Some(existing) => {
+                        let merged = CallbackRequest {
+                            id: existing.id,
+                            company_id: existing.company_id,
+                            ..merge(&existing)
+                        };
+                        let done = update_callback_query(&merged, existing.version)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_sqlx_error)?;
+                        if done.rows_affected() == 0 {
+                            return Ok(None);
+                        }
+                        (merged, Opened::Merged)
+                    }
+                    None => {
+                        insert_callback_query(new)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_sqlx_error)?;
+                        (new.clone(), Opened::Created)
+                    }
+                };
+                tx.commit().await.map_err(map_sqlx_error)?;
+                Ok(Some(outcome))
+            }
         }
 
         #[async_trait]
@@ -708,42 +848,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_callback(&self, c: &CallbackRequest) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO callback_requests (id, company_id, branch_id, customer_id, phone, name, reason,
-                         notes, priority, priority_rank, status, assigned_staff_id, assignment_reason, language,
-                         source_call_id, scheduled_for, due_at, attempts, escalation_level, version,
-                         created_at, updated_at, assigned_at, contacted_at, completed_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                         $19, $20, $21, $22, $23, $24, $25)",
-                )
-                .bind(c.id.0)
-                .bind(c.company_id.0)
-                .bind(c.branch_id.map(|b| b.0))
-                .bind(c.customer_id.map(|x| x.0))
-                .bind(c.phone.as_str())
-                .bind(&c.name)
-                .bind(&c.reason)
-                .bind(&c.notes)
-                .bind(c.priority.as_str())
-                .bind(c.priority.rank())
-                .bind(c.status.as_str())
-                .bind(c.assigned_staff_id.map(|s| s.0))
-                .bind(&c.assignment_reason)
-                .bind(c.language.map(|l| l.to_string()))
-                .bind(c.source_call_id.as_ref().map(|x| x.as_str()))
-                .bind(c.scheduled_for)
-                .bind(c.due_at)
-                .bind(to_i32(c.attempts))
-                .bind(to_i32(c.escalation_level))
-                .bind(c.version)
-                .bind(c.created_at)
-                .bind(c.updated_at)
-                .bind(c.assigned_at)
-                .bind(c.contacted_at)
-                .bind(c.completed_at)
-                .execute(&self.pool)
-                .await
-                .map_err(map_sqlx_error)?;
+                insert_callback_query(c).execute(&self.pool).await.map_err(map_sqlx_error)?;
                 Ok(())
             }
 
@@ -763,12 +868,23 @@ macro_rules! sql_store {
                     .transpose()
             }
 
-            async fn list_callbacks(&self, company_id: CompanyId) -> StoreResult<Vec<CallbackRequest>> {
+            async fn find_callbacks(
+                &self,
+                company_id: CompanyId,
+                filter: &CallbackFilter,
+            ) -> StoreResult<Vec<CallbackRequest>> {
                 sqlx::query(
-                    "SELECT * FROM callback_requests WHERE company_id = $1
-                     ORDER BY priority_rank DESC, created_at, id",
+                    "SELECT * FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR status = $2)
+                       AND ($3 IS NULL OR branch_id = $3) AND ($4 IS NULL OR assigned_staff_id = $4)
+                     ORDER BY priority_rank DESC, created_at, id
+                     LIMIT $5",
                 )
                 .bind(company_id.0)
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.branch_id.map(|b| b.0))
+                .bind(filter.assigned_staff_id.map(|s| s.0))
+                .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_sqlx_error)?
@@ -777,15 +893,35 @@ macro_rules! sql_store {
                 .collect()
             }
 
+            async fn open_callback(
+                &self,
+                new: &CallbackRequest,
+                merge_since: DateTime<Utc>,
+                merge: MergeCallback<'_>,
+            ) -> StoreResult<(CallbackRequest, Opened)> {
+                // Under the number's lock only a lifecycle update (which does not take it) can
+                // slip in between read and write; a few rereads settle that.
+                for _ in 0..3 {
+                    if let Some(done) = self.open_callback_once(new, merge_since, merge).await? {
+                        return Ok(done);
+                    }
+                }
+                Err(StoreError::Conflict(
+                    "the open callback for this number kept changing; try again".into(),
+                ))
+            }
+
             async fn insert_api_token(&self, t: &ApiToken) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO api_tokens (id, company_id, role, staff_id, name, token_hash, created_at, revoked_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO api_tokens (id, company_id, role, staff_id, branch_id, name, token_hash,
+                         created_at, revoked_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(t.id.0)
                 .bind(t.company_id.0)
                 .bind(t.role.as_str())
                 .bind(t.staff_id.map(|s| s.0))
+                .bind(t.branch_id.map(|b| b.0))
                 .bind(&t.name)
                 .bind(&t.token_hash)
                 .bind(t.created_at)

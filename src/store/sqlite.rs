@@ -34,4 +34,23 @@ pub(super) async fn connect(config: &DatabaseConfig) -> Result<SqlitePool, sqlx:
         .await
 }
 
-super::sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+/// Begins a transaction that holds SQLite's single write lock from its first statement.
+///
+/// A deferred `BEGIN` would let two transactions both read "no open callback" and then race to
+/// write; `BEGIN IMMEDIATE` makes the second wait (up to the busy timeout) until the first has
+/// committed, so it reads what the first wrote. SQLite serialises every writer anyway, so
+/// locking more than the one number costs nothing extra.
+pub(super) async fn begin_for_number(
+    pool: &SqlitePool,
+    _company: callflow_actors::domain::CompanyId,
+    _phone: &callflow_actors::domain::E164Number,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+super::sql::sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    begin_for_number
+);

@@ -2,8 +2,9 @@
 //! to tell SQLite from Postgres.
 
 use callflow::seed::{self, Demo};
+use callflow_actors::domain::callback::{merge, new_callback, CallbackDraft, CallbackPolicy};
 use callflow_actors::domain::*;
-use callflow_actors::{CallLogWrite, Recorded, Store, StoreError};
+use callflow_actors::{CallLogWrite, CallbackFilter, Opened, Recorded, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -42,6 +43,12 @@ conformance!(
     call_updates_keep_known_fields_and_never_move_backwards,
     a_redelivered_call_event_is_recorded_once,
     callbacks_list_most_urgent_first_then_oldest_and_stay_within_their_company,
+    callback_lists_filter_by_status_branch_and_assignee_and_honour_the_limit,
+    opening_a_callback_for_a_new_number_creates_it,
+    a_repeat_request_within_the_window_merges_into_the_open_callback,
+    a_request_after_the_window_or_after_closing_opens_a_new_callback,
+    sixteen_concurrent_requests_for_one_number_leave_exactly_one_callback,
+    the_same_number_at_another_company_opens_its_own_callback,
     revoked_api_tokens_are_not_found,
     audit_entries_read_back_newest_first,
     a_call_log_batch_applies_in_order_and_dedupes_events,
@@ -437,8 +444,9 @@ async fn revoked_api_tokens_are_not_found(store: Arc<dyn Store>) {
     let token = ApiToken {
         id: TokenId::new(),
         company_id: demo.company.id,
-        role: Role::Admin,
-        staff_id: None,
+        role: Role::Manager,
+        staff_id: Some(demo.staff[0].id),
+        branch_id: Some(demo.branches[0].id),
         name: "front desk".into(),
         token_hash: "a".repeat(64),
         created_at: at(8, 0),
@@ -584,6 +592,245 @@ async fn caller_history_is_the_branch_of_the_latest_appointment_or_call(store: A
             .caller_history(CompanyId::new(), &juergen)
             .await
             .expect("read"),
+        None
+    );
+}
+
+async fn callback_lists_filter_by_status_branch_and_assignee_and_honour_the_limit(
+    store: Arc<dyn Store>,
+) {
+    let demo = seeded(&store).await;
+    let pending = callback(&demo, Priority::Normal, at(8, 0));
+    let assigned = CallbackRequest {
+        status: CallbackStatus::Assigned,
+        assigned_staff_id: Some(demo.staff[0].id),
+        ..callback(&demo, Priority::High, at(8, 30))
+    };
+    let elsewhere = CallbackRequest {
+        branch_id: Some(demo.branches[1].id),
+        ..callback(&demo, Priority::Urgent, at(9, 0))
+    };
+    for cb in [&pending, &assigned, &elsewhere] {
+        store.insert_callback(cb).await.expect("stored");
+    }
+    let ids = |filter: CallbackFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .find_callbacks(demo.company.id, &filter)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ids(CallbackFilter {
+            status: Some(CallbackStatus::Pending),
+            ..CallbackFilter::default()
+        })
+        .await,
+        [elsewhere.id, pending.id]
+    );
+    assert_eq!(
+        ids(CallbackFilter {
+            branch_id: Some(demo.branches[0].id),
+            ..CallbackFilter::default()
+        })
+        .await,
+        [assigned.id, pending.id]
+    );
+    assert_eq!(
+        ids(CallbackFilter {
+            assigned_staff_id: Some(demo.staff[0].id),
+            ..CallbackFilter::default()
+        })
+        .await,
+        [assigned.id]
+    );
+    assert_eq!(
+        ids(CallbackFilter {
+            limit: 1,
+            ..CallbackFilter::default()
+        })
+        .await,
+        [elsewhere.id]
+    );
+}
+
+fn draft(demo: &Demo, company: CompanyId, reason: &str) -> CallbackDraft {
+    CallbackDraft {
+        company_id: company,
+        branch_id: Some(demo.branches[0].id),
+        customer_id: None,
+        phone: demo.customers[1].phone.clone(),
+        name: None,
+        reason: reason.into(),
+        notes: None,
+        priority: None,
+        language: Some(Language::DE),
+        source_call_id: None,
+        scheduled_for: None,
+    }
+}
+
+/// Opens a callback through the store the way the server does: a candidate row, and the merge
+/// rule for an open one.
+async fn open(
+    store: &Arc<dyn Store>,
+    draft: &CallbackDraft,
+    priority: Priority,
+    now: DateTime<Utc>,
+) -> (CallbackRequest, Opened) {
+    let policy = CallbackPolicy::default();
+    let candidate = new_callback(CallbackId::new(), draft, priority, &policy, now);
+    let merge_into = |existing: &CallbackRequest| merge(existing, draft, priority, &policy, now);
+    store
+        .open_callback(&candidate, policy.merge_since(now), &merge_into)
+        .await
+        .expect("opened")
+}
+
+async fn all_callbacks(store: &Arc<dyn Store>, company: CompanyId) -> Vec<CallbackRequest> {
+    store.list_callbacks(company).await.expect("list")
+}
+
+async fn opening_a_callback_for_a_new_number_creates_it(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let (created, opened) = open(
+        &store,
+        &draft(&demo, demo.company.id, "Termin"),
+        Priority::High,
+        at(8, 0),
+    )
+    .await;
+    assert_eq!(opened, Opened::Created);
+    assert_eq!(created.status, CallbackStatus::Pending);
+    assert_eq!(created.due_at, at(12, 0));
+    assert_eq!(
+        store
+            .callback(demo.company.id, created.id)
+            .await
+            .expect("read"),
+        Some(created)
+    );
+}
+
+async fn a_repeat_request_within_the_window_merges_into_the_open_callback(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let (first, _) = open(
+        &store,
+        &draft(&demo, demo.company.id, "Termin"),
+        Priority::Normal,
+        at(8, 0),
+    )
+    .await;
+    let again = CallbackDraft {
+        name: Some("Aylin Kaya".into()),
+        notes: Some("Zahn abgebrochen".into()),
+        ..draft(&demo, demo.company.id, "dringend")
+    };
+    let (merged, opened) = open(&store, &again, Priority::High, at(9, 59)).await;
+    assert_eq!(opened, Opened::Merged);
+    assert_eq!(merged.id, first.id);
+    assert_eq!(merged.priority, Priority::High);
+    assert_eq!(merged.version, 2);
+    assert_eq!(merged.name.as_deref(), Some("Aylin Kaya"));
+    assert_eq!(
+        merged.notes.as_deref(),
+        Some("[2030-06-03 09:59 UTC] repeat request: dringend\nZahn abgebrochen")
+    );
+    let stored = store
+        .callback(demo.company.id, first.id)
+        .await
+        .expect("read");
+    assert_eq!(stored, Some(merged), "the merge is what was stored");
+    assert_eq!(all_callbacks(&store, demo.company.id).await.len(), 1);
+}
+
+async fn a_request_after_the_window_or_after_closing_opens_a_new_callback(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let d = draft(&demo, demo.company.id, "Termin");
+    let (first, _) = open(&store, &d, Priority::Normal, at(8, 0)).await;
+    let (second, opened) = open(&store, &d, Priority::Normal, at(10, 1)).await;
+    assert_eq!(opened, Opened::Created, "two hours and a minute later");
+    assert_ne!(second.id, first.id);
+
+    let closed = CallbackRequest {
+        status: CallbackStatus::Completed,
+        ..callback(&demo, Priority::Normal, at(11, 0))
+    };
+    store.insert_callback(&closed).await.expect("stored");
+    let closed_draft = CallbackDraft {
+        phone: closed.phone.clone(),
+        ..d
+    };
+    let (third, opened) = open(&store, &closed_draft, Priority::Normal, at(11, 5)).await;
+    assert_eq!(
+        opened,
+        Opened::Created,
+        "a completed callback absorbs nothing"
+    );
+    assert_ne!(third.id, closed.id);
+    assert_eq!(all_callbacks(&store, demo.company.id).await.len(), 4);
+}
+
+async fn sixteen_concurrent_requests_for_one_number_leave_exactly_one_callback(
+    store: Arc<dyn Store>,
+) {
+    let demo = Arc::new(seeded(&store).await);
+    let attempts: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, demo) = (store.clone(), demo.clone());
+            actix_web::rt::spawn(async move {
+                let d = draft(&demo, demo.company.id, &format!("Anfrage {i}"));
+                open(&store, &d, Priority::Normal, at(8, 0)).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        let (_, opened) = attempt.await.expect("task ran");
+        if opened == Opened::Created {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    let stored = all_callbacks(&store, demo.company.id).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].version, 16, "every other request merged in");
+    let notes = stored[0].notes.as_deref().unwrap_or_default();
+    assert_eq!(notes.lines().count(), 15, "{notes}");
+}
+
+async fn the_same_number_at_another_company_opens_its_own_callback(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let other = Company {
+        id: CompanyId::new(),
+        name: "Salon Kaya".into(),
+        slug: "salon-kaya".into(),
+        default_branch_id: None,
+    };
+    store.upsert_company(&other).await.expect("stored");
+    let ours = open(
+        &store,
+        &draft(&demo, demo.company.id, "Termin"),
+        Priority::Normal,
+        at(8, 0),
+    )
+    .await;
+    let theirs_draft = CallbackDraft {
+        branch_id: None,
+        ..draft(&demo, other.id, "Termin")
+    };
+    let theirs = open(&store, &theirs_draft, Priority::Normal, at(8, 5)).await;
+    assert_eq!(theirs.1, Opened::Created);
+    assert_ne!(theirs.0.id, ours.0.id);
+    assert_eq!(all_callbacks(&store, demo.company.id).await.len(), 1);
+    assert_eq!(all_callbacks(&store, other.id).await.len(), 1);
+    assert_eq!(
+        store.callback(other.id, ours.0.id).await.expect("read"),
         None
     );
 }

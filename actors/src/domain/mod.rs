@@ -5,6 +5,7 @@
 
 pub mod availability;
 pub mod calendar;
+pub mod callback;
 pub mod extraction;
 pub mod ids;
 pub mod language;

@@ -4,8 +4,8 @@
 use super::ids::*;
 use super::language::Language;
 use super::phone::E164Number;
-use super::schedule::{DateOverride, WeeklyHours};
-use chrono::{DateTime, Utc};
+use super::schedule::{DateOverride, DayHours, WeeklyHours};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -108,6 +108,15 @@ impl Branch {
     /// The branch's default language (its first), German when none is configured.
     pub fn default_language(&self) -> Language {
         self.languages.first().copied().unwrap_or(Language::DE)
+    }
+
+    /// The opening hours on a local date: a holiday or special day replaces the weekly hours.
+    pub fn hours_on(&self, date: NaiveDate) -> &DayHours {
+        self.date_overrides
+            .iter()
+            .find(|o| o.date == date)
+            .map(|o| &o.hours)
+            .unwrap_or_else(|| self.opening_hours.on(date.weekday()))
     }
 }
 
@@ -484,6 +493,8 @@ pub struct ApiToken {
     pub role: Role,
     /// The staff member it acts as (staff and managers).
     pub staff_id: Option<StaffId>,
+    /// The branch it is limited to (managers and staff; admins see every branch).
+    pub branch_id: Option<BranchId>,
     /// A label for people ("front desk laptop").
     pub name: String,
     /// SHA-256 of the secret, hex.

@@ -24,6 +24,15 @@ pub enum InvalidPhoneNumber {
     /// Too few or too many digits, or a country code starting with 0.
     #[error("phone number must have 8 to 15 digits and a country code that does not start with 0")]
     BadLength,
+    /// The text could not be read as a phone number at all.
+    #[error("not a phone number")]
+    Unreadable,
+    /// Read as a number, but no such number exists in its country's numbering plan.
+    #[error("not a valid phone number for its country")]
+    NotInNumberingPlan,
+    /// The default region given for national numbers is not a known ISO 3166 country code.
+    #[error("unknown default region {0:?}")]
+    UnknownRegion(String),
 }
 
 impl E164Number {
@@ -53,6 +62,34 @@ impl E164Number {
         Ok(Self(digits))
     }
 
+    /// Reads a number as people type it, national or international, and checks it against its
+    /// country's numbering plan (libphonenumber metadata).
+    ///
+    /// A national number (`030 1234567`) is read in `default_region`, an ISO 3166 country code
+    /// such as `"DE"`; an international one (`+44 20 7946 0958`, `0049 …`) ignores it. Unlike
+    /// [`E164Number::parse`], which only checks the shape, this refuses numbers that cannot exist
+    /// (`+49 1`), so use it wherever a person or a caller typed the number.
+    pub fn parse_with_region(raw: &str, default_region: &str) -> Result<Self, InvalidPhoneNumber> {
+        let region: phonenumber::country::Id =
+            default_region
+                .trim()
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|_| InvalidPhoneNumber::UnknownRegion(default_region.to_owned()))?;
+        if raw.chars().any(char::is_alphabetic) {
+            // libphonenumber reads vanity letters ("0800-FLOWERS") as digits; we never want that.
+            return Err(InvalidPhoneNumber::BadCharacter);
+        }
+        let number = phonenumber::parse(Some(region), raw.trim())
+            .map_err(|_| InvalidPhoneNumber::Unreadable)?;
+        if !phonenumber::is_valid(&number) {
+            return Err(InvalidPhoneNumber::NotInNumberingPlan);
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        // Guard the invariant of the type whatever the metadata says.
+        Self::parse(&e164)
+    }
+
     /// The number with its leading `+`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -67,6 +104,14 @@ impl E164Number {
     pub fn has_prefix(&self, prefix: &str) -> bool {
         self.0.starts_with(prefix)
     }
+}
+
+/// True when `code` is an ISO 3166 country code libphonenumber knows (`"DE"`, `"at"`).
+pub fn is_known_region(code: &str) -> bool {
+    code.trim()
+        .to_ascii_uppercase()
+        .parse::<phonenumber::country::Id>()
+        .is_ok()
 }
 
 impl fmt::Display for E164Number {
@@ -130,6 +175,69 @@ mod tests {
         assert_eq!(
             E164Number::parse("+0301234567"),
             Err(InvalidPhoneNumber::BadLength)
+        );
+    }
+
+    #[test]
+    fn national_numbers_are_read_in_the_default_region() {
+        for (raw, region, expected) in [
+            ("030 1234567", "DE", "+49301234567"),
+            ("(030) 123 456 78", "de", "+493012345678"),
+            ("0151 23456789", "DE", "+4915123456789"),
+            ("020 7946 0958", "GB", "+442079460958"),
+        ] {
+            assert_eq!(
+                E164Number::parse_with_region(raw, region).map(|n| n.to_string()),
+                Ok(expected.into()),
+                "{raw} in {region}"
+            );
+        }
+    }
+
+    #[test]
+    fn international_numbers_ignore_the_default_region() {
+        for raw in ["+44 20 7946 0958", "0044 20 7946 0958"] {
+            assert_eq!(
+                E164Number::parse_with_region(raw, "DE").map(|n| n.to_string()),
+                Ok("+442079460958".into()),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            E164Number::parse_with_region("+1 212 555 0123", "DE").map(|n| n.to_string()),
+            Ok("+12125550123".into())
+        );
+    }
+
+    #[test]
+    fn impossible_numbers_letters_and_unknown_regions_are_refused() {
+        for raw in [
+            "+49 1",
+            "12",
+            "+49 30 12",
+            "+1 000 000 0000",
+            "+999 123456789",
+        ] {
+            assert!(
+                matches!(
+                    E164Number::parse_with_region(raw, "DE"),
+                    Err(InvalidPhoneNumber::NotInNumberingPlan | InvalidPhoneNumber::Unreadable)
+                ),
+                "{raw}: {:?}",
+                E164Number::parse_with_region(raw, "DE")
+            );
+        }
+        assert_eq!(
+            E164Number::parse_with_region("call me", "DE"),
+            Err(InvalidPhoneNumber::BadCharacter)
+        );
+        assert_eq!(
+            E164Number::parse_with_region("", "DE"),
+            Err(InvalidPhoneNumber::Unreadable)
+        );
+        assert_eq!(
+            E164Number::parse_with_region("030 1234567", "XX"),
+            Err(InvalidPhoneNumber::UnknownRegion("XX".into()))
         );
     }
 

@@ -1,0 +1,402 @@
+//! Sentences the voice agent can say, in the call's language: German, else English.
+//!
+//! Every custom-function answer carries one in `message`, so the agent never has to invent
+//! wording for a booking, a refusal or an alternative.
+
+use callflow_actors::domain::availability::Unbookable;
+use callflow_actors::domain::{DayHours, Language};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+use chrono_tz::Tz;
+
+/// The two languages callflow speaks; every other language is answered in English.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tongue {
+    /// German.
+    De,
+    /// English (also the fallback).
+    En,
+}
+
+impl From<Language> for Tongue {
+    fn from(language: Language) -> Self {
+        if language == Language::DE {
+            Tongue::De
+        } else {
+            Tongue::En
+        }
+    }
+}
+
+const WEEKDAYS_DE: [&str; 7] = [
+    "Montag",
+    "Dienstag",
+    "Mittwoch",
+    "Donnerstag",
+    "Freitag",
+    "Samstag",
+    "Sonntag",
+];
+const WEEKDAYS_EN: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS_DE: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+impl Tongue {
+    /// The weekday's name.
+    pub fn weekday(self, day: Weekday) -> &'static str {
+        let i = day.num_days_from_monday() as usize;
+        match self {
+            Tongue::De => WEEKDAYS_DE[i],
+            Tongue::En => WEEKDAYS_EN[i],
+        }
+    }
+
+    /// "Donnerstag, 17. September" / "Thursday, September 17".
+    pub fn date(self, date: NaiveDate) -> String {
+        let month = date.month0() as usize;
+        match self {
+            Tongue::De => format!(
+                "{}, {}. {}",
+                self.weekday(date.weekday()),
+                date.day(),
+                MONTHS_DE[month]
+            ),
+            Tongue::En => format!(
+                "{}, {} {}",
+                self.weekday(date.weekday()),
+                MONTHS_EN[month],
+                date.day()
+            ),
+        }
+    }
+
+    /// "9:30 Uhr" / "9:30 AM".
+    pub fn time(self, time: NaiveTime) -> String {
+        match self {
+            Tongue::De => format!("{}:{:02} Uhr", time.hour(), time.minute()),
+            Tongue::En => {
+                let (pm, hour) = time.hour12();
+                let suffix = if pm { "PM" } else { "AM" };
+                format!("{hour}:{:02} {suffix}", time.minute())
+            }
+        }
+    }
+
+    /// "Donnerstag, 17. September um 9:30 Uhr" / "Thursday, September 17 at 9:30 AM".
+    pub fn moment(self, at: DateTime<Tz>) -> String {
+        let joiner = match self {
+            Tongue::De => "um",
+            Tongue::En => "at",
+        };
+        format!(
+            "{} {joiner} {}",
+            self.date(at.date_naive()),
+            self.time(at.time())
+        )
+    }
+
+    /// "8:00 bis 12:00 Uhr und 13:00 bis 18:00 Uhr" / "closed".
+    pub fn hours(self, day: &DayHours) -> String {
+        if day.is_closed() {
+            return match self {
+                Tongue::De => "geschlossen".into(),
+                Tongue::En => "closed".into(),
+            };
+        }
+        let ranges: Vec<String> = day
+            .ranges()
+            .iter()
+            .map(|r| match self {
+                Tongue::De => format!("{} bis {}", short(r.start()), self.time(r.end())),
+                Tongue::En => format!("{} to {}", self.time(r.start()), self.time(r.end())),
+            })
+            .collect();
+        self.and(&ranges)
+    }
+
+    /// "a, b und c" / "a, b and c".
+    pub fn and(self, items: &[String]) -> String {
+        self.join(items, "und", "and")
+    }
+
+    /// "a, b oder c" / "a, b or c".
+    pub fn or(self, items: &[String]) -> String {
+        self.join(items, "oder", "or")
+    }
+
+    fn join(self, items: &[String], de: &str, en: &str) -> String {
+        let word = match self {
+            Tongue::De => de,
+            Tongue::En => en,
+        };
+        match items {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} {word} {last}", rest.join(", ")),
+        }
+    }
+
+    /// Offering slots: "Frei sind Donnerstag, … um 9:30 Uhr oder …. Welcher Termin passt Ihnen?"
+    pub fn offer(self, labels: &[String]) -> String {
+        match self {
+            Tongue::De => format!("Frei wäre {}. Welcher Termin passt Ihnen?", self.or(labels)),
+            Tongue::En => format!(
+                "I have {} available. Which would suit you?",
+                self.or(labels)
+            ),
+        }
+    }
+
+    /// The wanted time is free.
+    pub fn wanted_free(self, label: &str) -> String {
+        match self {
+            Tongue::De => format!("{label} ist frei. Soll ich den Termin für Sie eintragen?"),
+            Tongue::En => format!("{label} is available. Shall I book it for you?"),
+        }
+    }
+
+    /// Nothing free in the searched range.
+    pub fn nothing_free(self) -> String {
+        match self {
+            Tongue::De => "In diesem Zeitraum ist leider nichts mehr frei. Soll ich an einem anderen Tag suchen oder Sie zurückrufen lassen?".into(),
+            Tongue::En => "I'm sorry, nothing is free in that period. Shall I look at another day, or arrange a call back?".into(),
+        }
+    }
+
+    /// A booking is confirmed.
+    pub fn booked(self, label: &str, service: &str, staff: &str) -> String {
+        match self {
+            Tongue::De => format!("Ihr Termin ist gebucht: {service} am {label} bei {staff}."),
+            Tongue::En => format!("You're booked: {service} on {label} with {staff}."),
+        }
+    }
+
+    /// The slot was just taken by someone else.
+    pub fn taken(self, alternatives: &[String]) -> String {
+        match (self, alternatives.is_empty()) {
+            (Tongue::De, true) => "Dieser Termin wurde gerade vergeben, und ich finde keinen anderen freien. Soll ich Sie zurückrufen lassen?".into(),
+            (Tongue::En, true) => "That time was just taken and I can't find another free one. Shall I arrange a call back?".into(),
+            (Tongue::De, false) => format!(
+                "Dieser Termin wurde gerade vergeben. Frei wäre noch {}.",
+                self.or(alternatives)
+            ),
+            (Tongue::En, false) => format!(
+                "That time was just taken. {} would still be free.",
+                self.or(alternatives)
+            ),
+        }
+    }
+
+    /// The time cannot be booked at all.
+    pub fn unbookable(self, why: Unbookable, alternatives: &[String]) -> String {
+        let reason = match (self, why) {
+            (Tongue::De, Unbookable::TooSoon) => "Dieser Termin ist zu kurzfristig.",
+            (Tongue::En, Unbookable::TooSoon) => "That is too soon to book.",
+            (Tongue::De, Unbookable::BeyondHorizon) => {
+                "So weit im Voraus kann ich noch nicht buchen."
+            }
+            (Tongue::En, Unbookable::BeyondHorizon) => "I can't book that far ahead yet.",
+            (Tongue::De, Unbookable::InThePast) => "Dieser Zeitpunkt liegt in der Vergangenheit.",
+            (Tongue::En, Unbookable::InThePast) => "That time has already passed.",
+            (Tongue::De, Unbookable::OutsideHours) => "Zu dieser Zeit haben wir geschlossen.",
+            (Tongue::En, Unbookable::OutsideHours) => "We're closed at that time.",
+            (Tongue::De, Unbookable::NotOnGrid) => "Termine beginnen nur zu festen Zeiten.",
+            (Tongue::En, Unbookable::NotOnGrid) => "Appointments start only at set times.",
+            (Tongue::De, Unbookable::Taken) => "Dieser Termin ist schon vergeben.",
+            (Tongue::En, Unbookable::Taken) => "That time is already taken.",
+        };
+        if alternatives.is_empty() {
+            return reason.to_owned();
+        }
+        match self {
+            Tongue::De => format!("{reason} Frei wäre {}.", self.or(alternatives)),
+            Tongue::En => format!("{reason} {} would be free.", self.or(alternatives)),
+        }
+    }
+
+    /// The service named is not offered.
+    pub fn unknown_service(self, offered: &[String]) -> String {
+        match self {
+            Tongue::De => format!(
+                "Diese Leistung kenne ich nicht. Wir bieten {} an.",
+                self.and(offered)
+            ),
+            Tongue::En => format!("I don't know that service. We offer {}.", self.and(offered)),
+        }
+    }
+
+    /// A required piece of information is missing or unreadable.
+    pub fn need(self, what: Need) -> String {
+        match (self, what) {
+            (Tongue::De, Need::Service) => "Für welche Leistung möchten Sie einen Termin?",
+            (Tongue::En, Need::Service) => "Which service would you like to book?",
+            (Tongue::De, Need::Date) => "An welchem Tag möchten Sie kommen?",
+            (Tongue::En, Need::Date) => "Which day would you like to come in?",
+            (Tongue::De, Need::Time) => "Zu welcher Uhrzeit möchten Sie kommen?",
+            (Tongue::En, Need::Time) => "What time would you like?",
+            (Tongue::De, Need::Phone) => "Unter welcher Telefonnummer erreichen wir Sie?",
+            (Tongue::En, Need::Phone) => "Which phone number can we reach you on?",
+            (Tongue::De, Need::Reason) => "Worum geht es bei Ihrem Anliegen?",
+            (Tongue::En, Need::Reason) => "What is your call about?",
+            (Tongue::De, Need::Appointment) => "Ich finde keinen passenden Termin. Können Sie mir sagen, welchen Termin Sie meinen?",
+            (Tongue::En, Need::Appointment) => "I can't find that appointment. Could you tell me which one you mean?",
+            (Tongue::De, Need::Slot) => "Dieser Termin ist mir nicht bekannt. Ich suche gern noch einmal nach freien Terminen.",
+            (Tongue::En, Need::Slot) => "I don't recognise that slot. Let me look for free times again.",
+            (Tongue::De, Need::Call) => "Ich kann diesen Anruf gerade keiner Praxis zuordnen. Ich lasse Sie gern zurückrufen.",
+            (Tongue::En, Need::Call) => "I can't match this call to a branch right now. I can arrange a call back.",
+        }
+        .to_owned()
+    }
+
+    /// A callback was arranged (or merged into an open one).
+    pub fn callback_opened(self, merged: bool, urgent: bool) -> String {
+        match (self, merged, urgent) {
+            (Tongue::De, false, false) => "Ich habe Ihren Rückrufwunsch aufgenommen. Wir melden uns so bald wie möglich bei Ihnen.",
+            (Tongue::De, false, true) => "Ich habe Ihren Rückrufwunsch als dringend aufgenommen. Wir melden uns schnellstmöglich.",
+            (Tongue::De, true, _) => "Sie stehen bereits auf unserer Rückrufliste; ich habe Ihre Angaben ergänzt.",
+            (Tongue::En, false, false) => "I've noted your callback request. We'll get back to you as soon as we can.",
+            (Tongue::En, false, true) => "I've noted your callback request as urgent. We'll call you back as soon as possible.",
+            (Tongue::En, true, _) => "You're already on our callback list; I've added your details.",
+        }
+        .to_owned()
+    }
+
+    /// An appointment was cancelled.
+    pub fn cancelled(self, label: &str) -> String {
+        match self {
+            Tongue::De => format!("Ihr Termin am {label} ist storniert."),
+            Tongue::En => format!("Your appointment on {label} is cancelled."),
+        }
+    }
+
+    /// An appointment was moved.
+    pub fn rescheduled(self, label: &str) -> String {
+        match self {
+            Tongue::De => format!("Ihr Termin ist verlegt auf {label}."),
+            Tongue::En => format!("Your appointment is moved to {label}."),
+        }
+    }
+
+    /// Something on our side failed; the agent should offer a callback.
+    pub fn try_later(self) -> String {
+        match self {
+            Tongue::De => {
+                "Das hat gerade leider nicht geklappt. Ich lasse Sie gern zurückrufen.".into()
+            }
+            Tongue::En => "Sorry, that didn't work just now. I can arrange a call back.".into(),
+        }
+    }
+}
+
+/// "8:00" without "Uhr", for the first half of a German range.
+fn short(time: NaiveTime) -> String {
+    format!("{}:{:02}", time.hour(), time.minute())
+}
+
+/// What the agent must still ask the caller for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Which service.
+    Service,
+    /// Which day.
+    Date,
+    /// What time.
+    Time,
+    /// A phone number.
+    Phone,
+    /// Why they want a callback.
+    Reason,
+    /// Which appointment.
+    Appointment,
+    /// A slot id we issued.
+    Slot,
+    /// A call we can place.
+    Call,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callflow_actors::domain::TimeRange;
+    use chrono::TimeZone;
+    use chrono_tz::Europe::Berlin;
+
+    #[test]
+    fn moments_are_spoken_the_way_people_say_them() {
+        let at = Berlin
+            .with_ymd_and_hms(2026, 9, 17, 9, 30, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(
+            Tongue::De.moment(at),
+            "Donnerstag, 17. September um 9:30 Uhr"
+        );
+        assert_eq!(Tongue::En.moment(at), "Thursday, September 17 at 9:30 AM");
+        let afternoon = Berlin
+            .with_ymd_and_hms(2026, 12, 1, 14, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(
+            Tongue::En.moment(afternoon),
+            "Tuesday, December 1 at 2:00 PM"
+        );
+    }
+
+    #[test]
+    fn lists_and_hours_read_naturally() {
+        let items = vec!["A".to_owned(), "B".to_owned(), "C".to_owned()];
+        assert_eq!(Tongue::De.or(&items), "A, B oder C");
+        assert_eq!(Tongue::En.and(&items[..1]), "A");
+        let day = DayHours::new(vec![
+            TimeRange::parse("08:00-12:00").expect("valid"),
+            TimeRange::parse("13:00-18:00").expect("valid"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            Tongue::De.hours(&day),
+            "8:00 bis 12:00 Uhr und 13:00 bis 18:00 Uhr"
+        );
+        assert_eq!(Tongue::En.hours(&DayHours::closed()), "closed");
+    }
+
+    #[test]
+    fn languages_other_than_german_are_answered_in_english() {
+        assert_eq!(Tongue::from(Language::DE), Tongue::De);
+        assert_eq!(Tongue::from(Language::EN), Tongue::En);
+        let turkish = Language::parse("tr").expect("valid");
+        assert_eq!(Tongue::from(turkish), Tongue::En);
+    }
+}

@@ -1,0 +1,650 @@
+//! Retell through HTTP, as Retell calls us: signed webhooks and custom functions, the samples
+//! from ../shared/retell, bad signatures, bad bodies, redeliveries and a whole demo call on
+//! SQLite and Postgres.
+
+use crate::helpers::{skip, spawn_app, spawn_app_on, Answer, TestApp, TestDb, REQUIRE_SERVICES};
+use callflow::retell::signature;
+use callflow_actors::domain::{CallId, CallStatus};
+use chrono::{Datelike, Duration, Utc, Weekday};
+use chrono_tz::Europe::Berlin;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const DEMO_KEY: &str = "demo-retell-key-change-me";
+const SAMPLE_CALL_ID: &str = "call_bb3bb233d7f204595a9201d0b7";
+
+fn sample(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/retell/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn sample_json(name: &str) -> Value {
+    serde_json::from_slice(&sample(name)).expect("sample is JSON")
+}
+
+impl TestApp {
+    /// Posts `body` signed now with the demo key, as Retell would.
+    async fn retell(&self, path: &str, body: &[u8]) -> Answer {
+        let header = signature::sign(body, DEMO_KEY.as_bytes(), Utc::now().timestamp_millis());
+        self.retell_with(path, body, Some(&header)).await
+    }
+
+    async fn retell_with(&self, path: &str, body: &[u8], header: Option<&str>) -> Answer {
+        let mut request = self
+            .request(awc::http::Method::POST, path)
+            .content_type("application/json");
+        if let Some(header) = header {
+            request = request.insert_header(("X-Retell-Signature", header));
+        }
+        self.send(request, Some(body.to_vec())).await
+    }
+
+    async fn function(&self, name: &str, call_id: &str, args: Value) -> Value {
+        let body = json!({
+            "name": name,
+            "call": {
+                "call_id": call_id,
+                "from_number": "+4915123456789",
+                "to_number": "+493012345678",
+                "metadata": {"tenant_id": "praxis-mueller-berlin"}
+            },
+            "args": args
+        });
+        let answer = self
+            .retell(
+                &format!("/retell/functions/{name}"),
+                body.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+        answer.json()
+    }
+}
+
+/// A Tuesday at least five days ahead and clear of the demo's holidays: a working day for
+/// every Berlin staff member.
+fn next_working_tuesday() -> chrono::NaiveDate {
+    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
+    while day.weekday() != Weekday::Tue
+        || (day.month() == 12 && day.day() >= 22)
+        || (day.month() == 1 && day.day() <= 6)
+    {
+        day += Duration::days(1);
+    }
+    day
+}
+
+async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[actix_web::test]
+async fn the_inbound_sample_is_answered_with_the_branch_and_the_recognised_caller() {
+    let app = spawn_app().await;
+    let answer = app
+        .retell("/retell/webhook", &sample("call_inbound.json"))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body = answer.json();
+    let inbound = &body["call_inbound"];
+    let vars = &inbound["dynamic_variables"];
+    assert_eq!(vars["company_name"], "Zahnarztpraxis Dr. Müller");
+    assert!(
+        vars["branch_name"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Berlin"),
+        "{vars}"
+    );
+    assert_eq!(vars["caller_name"], "Jürgen Weiß");
+    assert_eq!(vars["customer_id"], "KD-104857");
+    assert_eq!(vars["is_returning_customer"], "true");
+    assert_eq!(vars["language"], "de");
+    assert!(vars["services"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Professionelle Zahnreinigung"));
+    for (name, value) in vars.as_object().expect("object") {
+        assert!(
+            value.is_string(),
+            "dynamic variable {name} must be a string: {value}"
+        );
+    }
+    // The sample names the branch in a SIP header: the most certain rule wins.
+    assert_eq!(inbound["metadata"]["branch"], "praxis-mueller-berlin");
+    assert_eq!(inbound["metadata"]["routing_method"], "explicit");
+    assert_eq!(inbound["metadata"]["routing_confidence"], 1.0);
+}
+
+#[actix_web::test]
+async fn an_unknown_number_gets_the_empty_answer_and_a_metric() {
+    let app = spawn_app().await;
+    let body = json!({"event": "call_inbound", "call_inbound": {
+        "from_number": "+4915100000000", "to_number": "+4969111111111"}});
+    let answer = app
+        .retell("/retell/webhook", body.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json(), json!({"call_inbound": {}}));
+    let metrics = app.get("/metrics").await.body;
+    assert!(
+        metrics.contains("callflow_retell_inbound_unrouted_total{reason=\"unknown_number\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[actix_web::test]
+async fn a_number_alone_routes_by_the_dialled_number_and_a_caller_from_abroad_gets_english() {
+    let app = spawn_app().await;
+    let body = json!({"event": "call_inbound", "call_inbound": {
+        "from_number": "+447700900123", "to_number": "+494012345678"}});
+    let answer = app
+        .retell("/retell/webhook", body.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let inbound = &answer.json()["call_inbound"];
+    assert_eq!(inbound["metadata"]["routing_method"], "dialled_number");
+    assert_eq!(
+        inbound["dynamic_variables"]["is_returning_customer"],
+        "false"
+    );
+    assert_eq!(inbound["dynamic_variables"]["language"], "en");
+    assert!(inbound["dynamic_variables"].get("caller_name").is_none());
+}
+
+#[actix_web::test]
+async fn missing_malformed_stale_and_wrong_signatures_get_401_without_detail() {
+    let app = spawn_app().await;
+    let body = sample("call_started.json");
+    let now = Utc::now().timestamp_millis();
+    let good = signature::sign(&body, DEMO_KEY.as_bytes(), now);
+    let stale = signature::sign(&body, DEMO_KEY.as_bytes(), now - 301_000);
+    let wrong_key = signature::sign(&body, b"another-key", now);
+    let cases: [(&str, Option<String>); 6] = [
+        ("missing", None),
+        ("malformed", Some(format!("v={now}, d=abc"))),
+        ("no digest", Some(format!("v={now}"))),
+        ("stale", Some(stale)),
+        ("wrong key", Some(wrong_key)),
+        ("extra field", Some(format!("{good},x=1"))),
+    ];
+    for (case, header) in cases {
+        let answer = app
+            .retell_with("/retell/webhook", &body, header.as_deref())
+            .await;
+        assert_eq!(answer.status, 401, "{case}: {}", answer.body);
+        assert_eq!(answer.json()["error"]["message"], "unauthorized", "{case}");
+    }
+    // The right signature over other bytes (re-serialised JSON) fails too.
+    let reserialised = serde_json::to_vec(&sample_json("call_started.json")).expect("json");
+    let answer = app
+        .retell_with("/retell/webhook", &reserialised, Some(&good))
+        .await;
+    assert_eq!(answer.status, 401);
+    let answer = app
+        .retell_with("/retell/functions/get_branch_info", &body, None)
+        .await;
+    assert_eq!(answer.status, 401, "functions are signed too");
+    let metrics = app.get("/metrics").await.body;
+    assert!(
+        metrics.contains("callflow_retell_signature_failures_total{reason=\"stale\"} 1"),
+        "{metrics}"
+    );
+}
+
+/// The official SDK signs a body with umlauts; we verify it on its raw bytes.
+#[actix_web::test]
+async fn a_body_with_umlauts_signed_by_the_official_sdk_verifies() {
+    let app = spawn_app().await;
+    let body = sample("call_inbound.json");
+    let with_umlauts = String::from_utf8(body).expect("utf-8").replace(
+        "\"to_number\"",
+        "\"note\": \"Grüße aus Köln, Weiß\", \"to_number\"",
+    );
+    let Some(header) = sdk_sign(with_umlauts.as_bytes()) else {
+        return;
+    };
+    let answer = app
+        .retell_with("/retell/webhook", with_umlauts.as_bytes(), Some(&header))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json()["call_inbound"]["dynamic_variables"]["caller_name"],
+        "Jürgen Weiß"
+    );
+}
+
+fn sdk_sign(body: &[u8]) -> Option<String> {
+    let script = format!("{}/tests/retell_sdk/sign.py", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .args([script.as_str(), "--key", DEMO_KEY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body)
+        .expect("body written");
+    let out = child.wait_with_output().expect("sign.py finishes");
+    if out.status.code() == Some(77) {
+        skip(
+            "retell-sdk",
+            "the retell-sdk Python package is not installed",
+        );
+        assert!(
+            std::env::var_os(REQUIRE_SERVICES).is_none(),
+            "retell-sdk is required"
+        );
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8(out.stdout)
+            .expect("ascii")
+            .trim()
+            .to_owned(),
+    )
+}
+
+#[actix_web::test]
+async fn malformed_json_is_400_an_oversized_body_413_and_an_unknown_event_2xx() {
+    let app = spawn_app_on(
+        TestDb::sqlite(),
+        &[("CALLFLOW_SERVER__MAX_BODY_BYTES", "4096")],
+    )
+    .await;
+    let answer = app
+        .retell("/retell/webhook", b"{\"event\": \"call_ended\", ")
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    let answer = app.retell("/retell/webhook", b"{\"call\": {}}").await;
+    assert_eq!(answer.status, 400, "no event: {}", answer.body);
+    let big = format!(
+        "{{\"event\":\"transcript_updated\",\"pad\":\"{}\"}}",
+        "x".repeat(5000)
+    );
+    let answer = app.retell("/retell/webhook", big.as_bytes()).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    let answer = app
+        .retell(
+            "/retell/webhook",
+            br#"{"event":"call_teleported","call":{"call_id":"call_x"}}"#,
+        )
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let answer = app
+        .retell(
+            "/retell/webhook",
+            br#"{"event":"call_ended","call":{"no_id":true}}"#,
+        )
+        .await;
+    assert_eq!(answer.status, 400, "a call without an id: {}", answer.body);
+    let answer = app.retell("/retell/functions/launch_rocket", b"{}").await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+}
+
+#[actix_web::test]
+async fn functions_with_missing_or_nonsense_arguments_answer_2xx_with_a_code_and_a_sentence() {
+    let app = spawn_app().await;
+    let call = "call_nonsense_arguments_0001";
+    let cases = [
+        ("check_availability", json!({}), "missing_service"),
+        (
+            "check_availability",
+            json!({"service": "Pizza Margherita"}),
+            "unknown_service",
+        ),
+        (
+            "check_availability",
+            json!({"service": "Zahnreinigung", "date": "am Sankt-Nimmerleins-Tag"}),
+            "invalid_date",
+        ),
+        (
+            "check_availability",
+            json!({"service": "Zahnreinigung", "date": "31.02.2027"}),
+            "invalid_date",
+        ),
+        (
+            "book_appointment",
+            json!({"slot_id": "made-up-by-the-llm"}),
+            "invalid_slot",
+        ),
+        (
+            "book_appointment",
+            json!({"service": "Zahnreinigung", "date": "2027-03-02"}),
+            "missing_time",
+        ),
+        (
+            "book_appointment",
+            json!({"service": "Zahnreinigung", "date": "2027-03-02", "time": "09:00", "phone_number": "12"}),
+            "invalid_phone",
+        ),
+        (
+            "cancel_appointment",
+            json!({"appointment_id": "not-a-uuid"}),
+            "unknown_appointment",
+        ),
+        (
+            "cancel_appointment",
+            json!({"appointment_id": "0196b6a4-0000-7000-8000-000000000000"}),
+            "unknown_appointment",
+        ),
+        (
+            "request_callback",
+            json!({"phone_number": "abc"}),
+            "invalid_phone",
+        ),
+    ];
+    for (function, args, code) in cases {
+        let answer = app.function(function, call, args.clone()).await;
+        assert_eq!(answer["ok"], false, "{function} {args}: {answer}");
+        assert_eq!(answer["error"], code, "{function} {args}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.len() > 10, "a sentence to say: {answer}");
+    }
+    // Args of the wrong JSON types are read tolerantly or refused, never a 5xx.
+    let answer = app
+        .function(
+            "check_availability",
+            call,
+            json!({"service": 42, "date": ["x"]}),
+        )
+        .await;
+    assert_eq!(answer["error"], "missing_service", "{answer}");
+}
+
+#[actix_web::test]
+async fn the_args_only_body_works_for_a_call_already_started() {
+    let app = spawn_app().await;
+    let answer = app
+        .retell("/retell/webhook", &sample("call_started.json"))
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    // The call actor starts right after the 204 (slow work happens after the answer).
+    let body = json!({"call_id": SAMPLE_CALL_ID}).to_string();
+    let mut info = Value::Null;
+    for _ in 0..100 {
+        let answer = app
+            .retell("/retell/functions/get_branch_info", body.as_bytes())
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        info = answer.json();
+        if info["ok"] == true {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(info["ok"], true, "{info}");
+    assert!(
+        info["address"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Berlin"),
+        "{info}"
+    );
+    let unknown = app
+        .retell("/retell/functions/get_branch_info", br#"{"service":"x"}"#)
+        .await;
+    assert_eq!(unknown.json()["error"], "unknown_call", "{}", unknown.body);
+}
+
+/// The demo call end to end: inbound → started → availability → booking (and Retell's retry)
+/// → a competitor losing the slot → ended (twice) → analysed.
+async fn demo_call(app: &TestApp) {
+    let store = app.database.store();
+    let answer = app
+        .retell("/retell/webhook", &sample("call_inbound.json"))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = app
+        .retell("/retell/webhook", &sample("call_started.json"))
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+
+    let day = next_working_tuesday();
+    let mut check = sample_json("function_check_availability.json");
+    check["args"]["date"] = json!(day.format("%Y-%m-%d").to_string());
+    let answer = app
+        .retell(
+            "/retell/functions/check_availability",
+            check.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let offer = answer.json();
+    assert_eq!(offer["ok"], true, "{offer}");
+    let slots = offer["slots"].as_array().expect("slots");
+    assert!(!slots.is_empty(), "{offer}");
+    for slot in slots {
+        let hour: u32 = slot["time"].as_str().unwrap_or_default()[..2]
+            .parse()
+            .expect("hour");
+        assert!((8..12).contains(&hour), "vormittags: {slot}");
+        assert_eq!(
+            slot["staff"], "Mehmet Yılmaz",
+            "the Berlin prophylaxis assistant: {slot}"
+        );
+    }
+    assert!(
+        offer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Frei wäre"),
+        "{offer}"
+    );
+
+    let slot_id = slots[0]["slot_id"].as_str().expect("slot id").to_owned();
+    let mut book = sample_json("function_book_appointment.json");
+    book["args"] = json!({
+        "slot_id": slot_id,
+        "patient_name": "Jürgen Weiß",
+        "phone_number": "+4915123456789",
+        "notes": "Patient hat empfindliche Zähne."
+    });
+    let body = book.to_string();
+    let first = app
+        .retell("/retell/functions/book_appointment", body.as_bytes())
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let booked = first.json();
+    assert_eq!(booked["ok"], true, "{booked}");
+    assert!(
+        booked["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gebucht"),
+        "{booked}"
+    );
+    // Retell retries the same request: the same appointment, not a second one.
+    let retry = app
+        .retell("/retell/functions/book_appointment", body.as_bytes())
+        .await;
+    assert_eq!(
+        retry.json()["appointment_id"],
+        booked["appointment_id"],
+        "{}",
+        retry.body
+    );
+
+    let rival = app
+        .function(
+            "book_appointment",
+            "call_rival_for_the_same_slot",
+            json!({"slot_id": slot_id, "patient_name": "Erika Muster", "phone_number": "+4917012345678"}),
+        )
+        .await;
+    assert_eq!(rival["error"], "slot_taken", "{rival}");
+    assert!(
+        !rival["alternatives"]
+            .as_array()
+            .expect("alternatives")
+            .is_empty(),
+        "{rival}"
+    );
+
+    let ended = sample("call_ended.json");
+    assert_eq!(app.retell("/retell/webhook", &ended).await.status, 204);
+    assert_eq!(
+        app.retell("/retell/webhook", &ended).await.status,
+        204,
+        "redelivery"
+    );
+    let call_id = CallId::parse(SAMPLE_CALL_ID).expect("valid");
+    let stored = eventually(|| {
+        let (store, call_id) = (store.clone(), call_id.clone());
+        async move {
+            matches!(store.call(&call_id).await, Ok(Some(c)) if c.status == CallStatus::Ended && c.transcript.is_some())
+        }
+    })
+    .await;
+    assert!(stored, "the ended call is logged with its transcript");
+
+    let mut analyzed = sample_json("call_ended.json");
+    analyzed["event"] = json!("call_analyzed");
+    analyzed["call"]["call_analysis"] = json!({
+        "call_summary": "Termin zur Zahnreinigung gebucht.",
+        "user_sentiment": "Positive",
+        "call_successful": true
+    });
+    let answer = app
+        .retell("/retell/webhook", analyzed.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let analysed = eventually(|| {
+        let (store, call_id) = (store.clone(), call_id.clone());
+        async move {
+            matches!(store.call(&call_id).await, Ok(Some(c)) if c.status == CallStatus::Analyzed && c.successful == Some(true))
+        }
+    })
+    .await;
+    assert!(analysed, "the analysis is stored");
+    let company = store
+        .company_by_slug("praxis-mueller")
+        .await
+        .expect("store answers")
+        .expect("demo company");
+    let callbacks = store
+        .list_callbacks(company.id)
+        .await
+        .expect("store answers");
+    assert!(
+        callbacks.is_empty(),
+        "a call that booked needs no callback: {callbacks:?}"
+    );
+}
+
+#[actix_web::test]
+async fn the_demo_call_works_end_to_end_on_sqlite() {
+    let app = spawn_app().await;
+    demo_call(&app).await;
+}
+
+#[actix_web::test]
+async fn the_demo_call_works_end_to_end_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let app = spawn_app_on(db, &[]).await;
+    demo_call(&app).await;
+}
+
+#[actix_web::test]
+async fn a_call_that_wanted_a_booking_and_got_none_becomes_a_callback() {
+    let app = spawn_app().await;
+    let store = app.database.store();
+    let call_id = "call_wanted_but_did_not_book_01";
+    let ended = json!({"event": "call_ended", "call": {
+        "call_id": call_id,
+        "from_number": "+4915123456789",
+        "to_number": "+493012345678",
+        "metadata": {"tenant_id": "praxis-mueller-berlin"},
+        "disconnection_reason": "user_hangup",
+        "transcript": "Agent: Praxis Dr. Müller, guten Tag.\nUser: Hallo, hier ist Jürgen Weiß, ich bräuchte dringend einen Termin zur Zahnreinigung am Freitag.\nAgent: Einen Moment bitte.\nUser: Ach, ich muss los, tschüss.\n"
+    }});
+    let answer = app
+        .retell("/retell/webhook", ended.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let company = store
+        .company_by_slug("praxis-mueller")
+        .await
+        .expect("store answers")
+        .expect("demo company");
+    let opened = eventually(|| {
+        let store = store.clone();
+        async move {
+            store
+                .list_callbacks(company.id)
+                .await
+                .map(|c| c.len() == 1)
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(opened, "a callback is opened");
+    let callbacks = store
+        .list_callbacks(company.id)
+        .await
+        .expect("store answers");
+    let callback = &callbacks[0];
+    assert_eq!(callback.phone.as_str(), "+4915123456789");
+    assert_eq!(
+        callback.source_call_id.as_ref().map(|c| c.as_str()),
+        Some(call_id)
+    );
+    assert!(
+        callback.reason.contains("Professionelle Zahnreinigung"),
+        "{callback:?}"
+    );
+    assert_ne!(
+        callback.priority.as_str(),
+        "normal",
+        "dringend raises the priority: {callback:?}"
+    );
+}
+
+#[actix_web::test]
+async fn request_callback_opens_one_and_a_second_request_merges_into_it() {
+    let app = spawn_app().await;
+    let call = "call_wants_a_callback_000001";
+    let first = app
+        .function(
+            "request_callback",
+            call,
+            json!({"reason": "Frage zur Rechnung", "name": "Jürgen Weiß"}),
+        )
+        .await;
+    assert_eq!(first["ok"], true, "{first}");
+    assert_eq!(first["merged"], false, "{first}");
+    let second = app
+        .function(
+            "request_callback",
+            call,
+            json!({"reason": "Es ist dringend, starke Schmerzen"}),
+        )
+        .await;
+    assert_eq!(second["merged"], true, "{second}");
+    assert_eq!(second["callback_id"], first["callback_id"], "{second}");
+    assert_eq!(
+        second["priority"], "high",
+        "urgent words raise the priority: {second}"
+    );
+}
