@@ -199,7 +199,7 @@ fn actors(c: &mut Criterion) {
     let slot = SlotRef {
         staff_id: b.staff[0].id,
         service_id: b.service.id,
-        start: local(day, 9, 45),
+        start: local(day, 15, 45), // free: between the 14:30 appointment and closing
     };
     let staff = engine.staff_actor(slot.staff_id).expect("staff actor");
     // Hold then release, so every iteration finds the slot free again; the figure is two round trips.

@@ -7,7 +7,9 @@ use crate::branch::{FindSlots, SlotSearch};
 use crate::call::{
     BookingTried, CallContext, CallSummary, EndCall, HoldSettled, HoldTaken, TouchCall,
 };
-use crate::domain::availability::{Interval, ServiceTiming, Slot, Unbookable};
+use crate::domain::availability::{
+    is_bookable, Interval, ServiceTiming, Slot, Unbookable, WorkPattern,
+};
 use crate::domain::calendar::{Hold, HoldId};
 use crate::domain::offer::OfferReason;
 use crate::domain::routing::{self, InboundCall, Routing};
@@ -226,6 +228,11 @@ impl Engine {
         self.directory.branches.get(&id).map(|e| e.info.clone())
     }
 
+    /// A staff member as the engine knows them (their branch decides where a slot is booked).
+    pub fn staff(&self, id: StaffId) -> Option<Arc<Staff>> {
+        self.directory.staff.get(&id).map(|e| e.staff.clone())
+    }
+
     /// The actor of a staff member (for operations and fault-injection drills).
     pub fn staff_actor(&self, id: StaffId) -> Option<Addr<StaffActor>> {
         self.directory.staff.get(&id).map(|e| e.addr.clone())
@@ -410,12 +417,17 @@ impl Engine {
         req: &BookingRequest,
         now: DateTime<Utc>,
     ) -> Result<BookingOutcome, EngineError> {
+        let mut req = req.clone();
         if let Some(key) = &req.idempotency_key {
-            if let Some(existing) = self.store.appointment_by_key(req.company_id, key).await? {
-                metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "replayed").increment(1);
-                return Ok(BookingOutcome::Replayed(existing));
+            match self.replay(req.company_id, key).await? {
+                Replay::Booked(existing) => {
+                    metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "replayed").increment(1);
+                    return Ok(BookingOutcome::Replayed(*existing));
+                }
+                Replay::Fresh(free_key) => req.idempotency_key = Some(free_key),
             }
         }
+        let req = &req;
         let entry = self.branch_entry(req.company_id, req.branch_id)?;
         let service = self.service(&entry.info, req.service_id)?;
         let query = self.query_around(&entry.info, req);
@@ -427,11 +439,31 @@ impl Engine {
             {
                 Ok(best) => best,
                 Err(alternatives) => {
-                    metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "taken").increment(1);
                     let alternatives = self
-                        .with_other_branches(&entry.info, &query, service, alternatives, now)
+                        .with_other_branches(
+                            &entry.info,
+                            &query,
+                            service.clone(),
+                            alternatives,
+                            now,
+                        )
                         .await;
-                    return Ok(BookingOutcome::Taken(alternatives));
+                    // Nobody is free: because the branch cannot be booked then at all (past,
+                    // closed, off the grid), or because everyone qualified is busy.
+                    return Ok(
+                        match self.branch_refuses(&entry.info, &service, req.start, now) {
+                            Some(why) => {
+                                metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "unbookable")
+                                    .increment(1);
+                                BookingOutcome::Unbookable(why, alternatives)
+                            }
+                            None => {
+                                metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "taken")
+                                    .increment(1);
+                                BookingOutcome::Taken(alternatives)
+                            }
+                        },
+                    );
                 }
             },
         };
@@ -544,6 +576,54 @@ impl Engine {
             }
             None => Err(self.to_availability(&entry.info, query.service_id, &search)),
         })
+    }
+
+    /// What an idempotency key leads to: the active appointment it booked, or the key to book
+    /// under. A key whose appointment was cancelled since is extended with that appointment's
+    /// id, so the same request books afresh once, and a retry of that finds it again.
+    async fn replay(&self, company: CompanyId, key: &str) -> Result<Replay, EngineError> {
+        let mut key = key.to_owned();
+        // Each cancelled round adds one link; a caller would have to book and cancel the same
+        // request many times to reach the bound, after which it is booked under a fresh key.
+        for _ in 0..16 {
+            match self.store.appointment_by_key(company, &key).await? {
+                Some(existing) if existing.is_active() => {
+                    return Ok(Replay::Booked(Box::new(existing)))
+                }
+                Some(cancelled) => key = format!("{key}~{}", cancelled.id),
+                None => return Ok(Replay::Fresh(key)),
+            }
+        }
+        Ok(Replay::Fresh(format!("{key}~{}", uuid::Uuid::new_v4())))
+    }
+
+    /// Why the branch itself cannot take a booking at `start` (whoever works there), if it can't.
+    fn branch_refuses(
+        &self,
+        info: &BranchInfo,
+        service: &Service,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<Unbookable> {
+        let branch = &info.branch;
+        let always = WeeklyHours::default();
+        let pattern = WorkPattern {
+            time_zone: branch.time_zone,
+            opening_hours: &branch.opening_hours,
+            branch_overrides: &branch.date_overrides,
+            working_hours: &branch.opening_hours,
+            breaks: &always,
+            staff_overrides: &[],
+        };
+        is_bookable(
+            &pattern,
+            start,
+            &ServiceTiming::from(service),
+            &[],
+            &self.settings.rules,
+            now,
+        )
+        .err()
     }
 
     async fn refused(
@@ -744,6 +824,12 @@ impl Engine {
     pub async fn flush(&self) -> Result<(), EngineError> {
         Ok(self.persistence.send(Flush).await?)
     }
+}
+
+/// See [`Engine::replay`].
+enum Replay {
+    Booked(Box<Appointment>),
+    Fresh(String),
 }
 
 fn new_appointment(

@@ -64,6 +64,15 @@ impl MemoryStore {
     }
 }
 
+/// Callbacks of different branches stay apart (each branch calls back about its own matter,
+/// and a branch's staff must not see another branch's notes); one without a branch joins any.
+fn same_branch_or_unbranched(open: Option<BranchId>, new: Option<BranchId>) -> bool {
+    match (open, new) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 fn merge_call(old: &Call, new: &Call) -> Call {
     let rank = |s: CallStatus| CallStatus::ALL.iter().position(|x| *x == s).unwrap_or(0);
     Call {
@@ -86,7 +95,13 @@ fn merge_call(old: &Call, new: &Call) -> Call {
             .disconnection_reason
             .clone()
             .or_else(|| old.disconnection_reason.clone()),
-        transcript: new.transcript.clone().or_else(|| old.transcript.clone()),
+        // A transcript from an earlier stage (a late `transcript_updated`) never replaces the
+        // final one.
+        transcript: if rank(new.status) >= rank(old.status) {
+            new.transcript.clone().or_else(|| old.transcript.clone())
+        } else {
+            old.transcript.clone().or_else(|| new.transcript.clone())
+        },
         summary: new.summary.clone().or_else(|| old.summary.clone()),
         sentiment: new.sentiment.clone().or_else(|| old.sentiment.clone()),
         successful: new.successful.or(old.successful),
@@ -211,6 +226,21 @@ impl Store for MemoryStore {
         }
         tables.customers.insert(customer.id, customer.clone());
         Ok(())
+    }
+
+    async fn record_failed_booking(&self, customer: CustomerId) -> StoreResult<()> {
+        if let Some(c) = self.lock()?.customers.get_mut(&customer) {
+            c.failed_booking_count = c.failed_booking_count.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    async fn call_has_booking(&self, call: &CallId) -> StoreResult<bool> {
+        Ok(self
+            .lock()?
+            .appointments
+            .values()
+            .any(|a| a.source_call_id.as_ref() == Some(call) && a.is_active()))
     }
 
     async fn customer_by_phone(
@@ -419,6 +449,7 @@ impl Store for MemoryStore {
                     && c.phone == new.phone
                     && c.status.is_open()
                     && c.created_at >= merge_since
+                    && same_branch_or_unbranched(c.branch_id, new.branch_id)
             })
             .max_by_key(|c| (c.created_at, c.id))
             .cloned();

@@ -49,6 +49,8 @@ pub struct StaffActor {
     mailbox_capacity: usize,
     /// Reused buffer for busy intervals, so availability queries do not allocate.
     busy: Vec<Interval>,
+    /// The one timer that expires holds, and the expiry it is set for.
+    expiry_timer: Option<(DateTime<Utc>, SpawnHandle)>,
 }
 
 impl StaffActor {
@@ -68,6 +70,7 @@ impl StaffActor {
             calendar: Calendar::default(),
             mailbox_capacity,
             busy: Vec::new(),
+            expiry_timer: None,
         }
     }
 
@@ -109,13 +112,31 @@ impl StaffActor {
         u32::try_from(items.len()).unwrap_or(u32::MAX)
     }
 
-    fn schedule_expiry(&self, ctx: &mut Context<Self>, after: Duration) {
-        ctx.run_later(after, |actor, _| {
+    /// Keeps exactly one timer, set for the earliest hold expiry. One timer per hold would pile
+    /// up in the actor's context (each is polled on every wake-up), so a staff member with many
+    /// short-lived holds would slow down with each one.
+    fn arm_expiry_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(next) = self.calendar.next_expiry() else {
+            return;
+        };
+        if let Some((armed_for, _)) = self.expiry_timer {
+            if armed_for <= next {
+                return;
+            }
+        }
+        if let Some((_, handle)) = self.expiry_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let after = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let handle = ctx.run_later(after, |actor, ctx| {
+            actor.expiry_timer = None;
             for hold in actor.calendar.expire(Utc::now()) {
                 metrics::counter!(m::HOLDS_EXPIRED_TOTAL).increment(1);
                 tracing::debug!(staff_id = %actor.staff.id, hold = hold.id.0, owner = %hold.owner, "hold expired");
             }
+            actor.arm_expiry_timer(ctx);
         });
+        self.expiry_timer = Some((next, handle));
     }
 }
 
@@ -151,6 +172,8 @@ impl Supervised for StaffActor {
         metrics::counter!(m::ACTOR_RESTARTS_TOTAL, "actor" => "staff").increment(1);
         tracing::warn!(staff_id = %self.staff.id, "staff actor restarting; rebuilding its calendar from the store");
         self.calendar = Calendar::default();
+        // Timers belonged to the old context.
+        self.expiry_timer = None;
     }
 }
 
@@ -345,7 +368,7 @@ impl Handler<HoldSlot> for StaffActor {
             .calendar
             .hold(slot.blocked, &msg.owner, ttl, msg.now)
             .map_err(|_| HoldRefused::Taken)?;
-        self.schedule_expiry(ctx, msg.ttl);
+        self.arm_expiry_timer(ctx);
         metrics::counter!(m::HOLDS_TOTAL).increment(1);
         Ok(hold)
     }

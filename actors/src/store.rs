@@ -136,6 +136,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates or replaces a customer (unique per company and phone number).
     async fn upsert_customer(&self, customer: &Customer) -> StoreResult<()>;
+    /// Counts one more failed booking for the customer, atomically (concurrent failures all
+    /// count, and nothing else in the record is touched).
+    async fn record_failed_booking(&self, customer: CustomerId) -> StoreResult<()>;
     /// The company's customer calling from this number.
     async fn customer_by_phone(
         &self,
@@ -155,6 +158,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Appointment>>;
     /// One appointment.
     async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>>;
+    /// Whether the call booked an appointment that is still active (decides, after the call,
+    /// whether the caller got what they wanted; works on any node, after any restart).
+    async fn call_has_booking(&self, call: &CallId) -> StoreResult<bool>;
     /// A staff member's active appointments whose blocked time overlaps `[from, until)`.
     async fn staff_appointments(
         &self,

@@ -3,6 +3,7 @@
 use super::context::{active_call, CallFacts};
 use super::followup;
 use super::payload::RetellCall;
+use super::verified::SignedBody;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::metrics::RETELL_WEBHOOKS_TOTAL;
@@ -23,8 +24,7 @@ fn is_lifecycle(event: &str) -> bool {
 pub async fn handle(
     state: web::Data<AppState>,
     event: &str,
-    call: Option<RetellCall>,
-    payload: Value,
+    body: &SignedBody,
 ) -> Result<HttpResponse, ApiError> {
     let known = is_lifecycle(event) || event == "transcript_updated";
     if !known {
@@ -32,7 +32,15 @@ pub async fn handle(
         tracing::info!(event, "ignored an unknown Retell event");
         return Ok(HttpResponse::NoContent().finish());
     }
-    let call = call.ok_or_else(|| bad_request("the event has no `call` object"))?;
+    // Kept as received, for audits and replays; the call object is read from it.
+    let payload: Value = body.json()?;
+    let call = payload
+        .get("call")
+        .or_else(|| payload.get("data"))
+        .filter(|c| c.is_object())
+        .ok_or_else(|| bad_request("the event has no `call` object"))?;
+    let call: RetellCall = serde_json::from_value(call.clone())
+        .map_err(|e| bad_request(&format!("`call` is not a Retell call object: {e}")))?;
     let call_id = call
         .id()
         .ok_or_else(|| bad_request("`call.call_id` is missing or invalid"))?;

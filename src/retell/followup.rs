@@ -89,7 +89,14 @@ pub async fn after_call_ended(
     call: &RetellCall,
 ) -> anyhow::Result<()> {
     let bookings = summary.map(|s| s.bookings).unwrap_or_default();
-    if bookings.booked > 0 {
+    // The store, not the call actor, is the word on whether the call booked: the actor may be
+    // gone (restart, another node, idle timeout) or fresh.
+    if bookings.booked > 0
+        || state
+            .store
+            .call_has_booking(&active.context.call_id)
+            .await?
+    {
         return Ok(());
     }
     let now = Utc::now();
@@ -98,7 +105,13 @@ pub async fn after_call_ended(
     let today = now.with_timezone(&info.branch.time_zone).date_naive();
     let services: Vec<Service> = info.services.iter().map(|s| (**s).clone()).collect();
     let staff: Vec<Staff> = info.staff.iter().map(|s| (**s).clone()).collect();
-    let found = extract(transcript, today, &services, &staff, "49");
+    let calling_code = active
+        .context
+        .caller
+        .as_ref()
+        .and_then(E164Number::country_calling_code)
+        .unwrap_or_else(|| "49".to_owned());
+    let found = extract(transcript, today, &services, &staff, &calling_code);
     if bookings.failed == 0 && !found.booking_intent {
         return Ok(());
     }
@@ -134,7 +147,13 @@ pub async fn after_call_analyzed(
     let Some(analysis) = &call.call_analysis else {
         return Ok(());
     };
-    if analysis.call_successful != Some(false) || analysis.in_voicemail == Some(true) {
+    if analysis.call_successful != Some(false)
+        || analysis.in_voicemail == Some(true)
+        || state
+            .store
+            .call_has_booking(&active.context.call_id)
+            .await?
+    {
         return Ok(());
     }
     let Some(phone) = active.context.caller.clone() else {

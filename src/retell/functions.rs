@@ -72,10 +72,17 @@ impl Function {
     }
 }
 
+/// `?call_id=…`: how an args-only tool names its call (Retell fills `{{call_id}}` in the URL).
+#[derive(Debug, serde::Deserialize)]
+pub struct FunctionQuery {
+    call_id: Option<String>,
+}
+
 /// `POST /retell/functions/{name}`.
 pub async fn handle(
     state: web::Data<AppState>,
     name: web::Path<String>,
+    query: web::Query<FunctionQuery>,
     body: SignedBody,
 ) -> Result<HttpResponse, ApiError> {
     let function = Function::parse(&name).ok_or_else(|| {
@@ -93,6 +100,7 @@ pub async fn handle(
         .call
         .as_ref()
         .map(|c| c.call_id.as_str())
+        .or(query.call_id.as_deref())
         .or_else(|| args.text(&["call_id"]))
         .and_then(|id| CallId::parse(id).ok());
     let Some(call_id) = call_id else {
@@ -113,9 +121,15 @@ pub async fn handle(
         branch_hint: call.and_then(|c| c.branch_hint()),
         detected_language: call.and_then(|c| c.language()),
     });
-    let active = active_call(&state, &call_id, facts)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let active = match active_call(&state, &call_id, facts).await {
+        Ok(active) => active,
+        Err(e) => {
+            let tongue = call
+                .and_then(|c| c.language())
+                .map_or(Tongue::En, Tongue::from);
+            return Ok(unavailable(function, tongue, &e));
+        }
+    };
     let Some(active) = active else {
         return Ok(reply(
             function,
@@ -124,7 +138,12 @@ pub async fn handle(
     };
     let ctx = FunctionContext {
         state: &state,
-        region: state.config.callbacks.default_region.clone(),
+        region: active
+            .context
+            .caller
+            .as_ref()
+            .and_then(E164Number::region)
+            .unwrap_or_else(|| state.config.callbacks.default_region.clone()),
         tongue: Tongue::from(active.context.language),
         now: Utc::now(),
         active,
@@ -139,15 +158,18 @@ pub async fn handle(
     };
     match answer {
         Ok(answer) => Ok(reply(function, answer)),
-        Err(e) => {
-            // Our failure, not the caller's: still a sentence the agent can say, with a 503 so
-            // Retell retries (booking is idempotent, so a retry cannot book twice).
-            tracing::error!(error = %e, function = function.name(), "custom function failed");
-            metrics::counter!(RETELL_FUNCTIONS_TOTAL, "function" => function.name(), "outcome" => "failed").increment(1);
-            Ok(HttpResponse::ServiceUnavailable()
-                .json(Answer::fail("temporarily_unavailable", ctx.tongue.try_later()).into_json()))
-        }
+        Err(e) => Ok(unavailable(function, ctx.tongue, &*e)),
     }
+}
+
+/// Our failure, not the caller's: still a sentence the agent can say, with a 503 so Retell
+/// retries (booking is idempotent, so a retry cannot book twice).
+fn unavailable(function: Function, tongue: Tongue, e: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, function = function.name(), "custom function failed");
+    metrics::counter!(RETELL_FUNCTIONS_TOTAL, "function" => function.name(), "outcome" => "failed")
+        .increment(1);
+    HttpResponse::ServiceUnavailable()
+        .json(Answer::fail("temporarily_unavailable", tongue.try_later()).into_json())
 }
 
 fn reply(function: Function, answer: Answer) -> HttpResponse {
@@ -160,7 +182,8 @@ fn reply(function: Function, answer: Answer) -> HttpResponse {
 /// Everything a function needs about the call it runs in.
 struct FunctionContext<'a> {
     state: &'a AppState,
-    /// Region numbers without a country code are read in (`callbacks.default_region`).
+    /// Region a number without a country code is read in: the caller's, else
+    /// `callbacks.default_region`.
     region: String,
     tongue: Tongue,
     now: DateTime<Utc>,
@@ -178,6 +201,25 @@ impl FunctionContext<'_> {
 
     fn label(&self, at: DateTime<Utc>) -> String {
         self.tongue.moment(at.with_timezone(&self.zone()))
+    }
+
+    /// How a slot is said: at another branch, with that branch's name, so two offers at the
+    /// same time are told apart.
+    fn slot_label(&self, slot: &SlotChoice) -> String {
+        let moment = self.label(slot.start);
+        if slot.branch_id == self.active.context.branch_id {
+            return moment;
+        }
+        let branch = self
+            .state
+            .engine
+            .branch(slot.branch_id)
+            .map(|b| b.branch.name.clone())
+            .unwrap_or_default();
+        match self.tongue {
+            Tongue::De => format!("{moment} in unserer {branch}"),
+            Tongue::En => format!("{moment} at our {branch}"),
+        }
     }
 
     fn local(&self, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
@@ -276,7 +318,7 @@ impl<'a> Args<'a> {
         })
     }
 
-    /// The first of `keys` as text, numbers included (an LLM may send 9.30 for a time).
+    /// The first of `keys` as text, numbers included (an LLM may send 14 for a time).
     fn loose_text(&self, keys: &[&str]) -> Option<String> {
         self.text(keys).map(str::to_owned).or_else(|| {
             keys.iter().find_map(|k| match self.0.get(*k) {
@@ -382,8 +424,36 @@ async fn check_availability(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow
         other_branches: true,
     };
     let found = ctx.state.engine.find_slots(&query, ctx.now).await?;
+    if found.slots.is_empty() && single_day {
+        // Nothing that day (past, closed, full): say so and offer the next days instead.
+        let later = SlotQuery {
+            from: from.max(ctx.today()) + Duration::days(1),
+            to: from.max(ctx.today()) + Duration::days(7),
+            wanted: None,
+            ..query
+        };
+        let next = ctx.state.engine.find_slots(&later, ctx.now).await?;
+        let labels: Vec<String> = next.slots.iter().map(|s| ctx.slot_label(s)).collect();
+        let (code, message) = if from < ctx.today() {
+            (
+                "in_the_past",
+                ctx.tongue.unbookable(Unbookable::InThePast, &labels),
+            )
+        } else if ctx.active.info.branch.hours_on(from).is_closed() {
+            (
+                "closed_that_day",
+                ctx.tongue.unbookable(Unbookable::OutsideHours, &labels),
+            )
+        } else {
+            ("no_slots", ctx.tongue.nothing_free_that_day(&labels))
+        };
+        return Ok(Answer::fail(code, message)
+            .with("service", json!(service.name))
+            .with("slots", json!([]))
+            .with("alternatives", offered_slots(ctx, &next)));
+    }
     let slots = offered_slots(ctx, &found);
-    let labels: Vec<String> = found.slots.iter().map(|s| ctx.label(s.start)).collect();
+    let labels: Vec<String> = found.slots.iter().map(|s| ctx.slot_label(s)).collect();
     let message = match (found.wanted_free, labels.first()) {
         (_, None) => {
             return Ok(Answer::fail("no_slots", ctx.tongue.nothing_free()).with("slots", json!([])))
@@ -419,7 +489,7 @@ fn offered_slots(ctx: &FunctionContext<'_>, found: &Availability) -> Value {
                 "staff": s.staff_name,
                 "branch": branch,
                 "other_branch": s.branch_id != ctx.active.context.branch_id,
-                "label": ctx.label(s.start),
+                "label": ctx.slot_label(s),
             })
         })
         .collect();
@@ -429,7 +499,7 @@ fn offered_slots(ctx: &FunctionContext<'_>, found: &Availability) -> Value {
 /// Idempotency key of a booking function call: Retell's retry carries the same call id,
 /// function name and arguments (serde_json's map is sorted, so the JSON is canonical).
 fn idempotency_key(call: &CallId, function: Function, args: &Map<String, Value>) -> String {
-    let canonical = Value::Object(args.clone()).to_string();
+    let canonical = canonical_json(&Value::Object(args.clone()));
     let digest = Sha256::new()
         .chain_update(call.as_str())
         .chain_update([0])
@@ -440,8 +510,30 @@ fn idempotency_key(call: &CallId, function: Function, args: &Map<String, Value>)
     format!("retell:{}", hex::encode(digest))
 }
 
+/// JSON with object keys sorted at every level, whatever map type serde_json was built with.
+fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Where and when the args want to book: a slot id we issued, or service + date + time.
 struct Wanted {
+    /// The branch of the slot (another branch's slot may have been offered).
+    branch_id: BranchId,
     service: Service,
     staff: Option<StaffId>,
     start: DateTime<Utc>,
@@ -463,7 +555,21 @@ fn wanted_slot(ctx: &FunctionContext<'_>, args: Args<'_>) -> Result<Wanted, Answ
             .find(|s| s.id == slot.service_id)
             .map(|s| (**s).clone())
             .ok_or_else(|| Answer::need(ctx.tongue, "invalid_slot", Need::Slot))?;
+        // Offers can come from the company's other branches: book where the staff member works.
+        let branch_id = ctx
+            .state
+            .engine
+            .staff(slot.staff_id)
+            .map(|s| s.branch_id)
+            .filter(|b| {
+                ctx.state
+                    .engine
+                    .branch(*b)
+                    .is_some_and(|info| info.company.id == ctx.active.context.company_id)
+            })
+            .ok_or_else(|| Answer::need(ctx.tongue, "invalid_slot", Need::Slot))?;
         return Ok(Wanted {
+            branch_id,
             service,
             staff: Some(slot.staff_id),
             start: slot.start,
@@ -480,6 +586,7 @@ fn wanted_slot(ctx: &FunctionContext<'_>, args: Args<'_>) -> Result<Wanted, Answ
     }
     .ok_or_else(|| Answer::need(ctx.tongue, "missing_time", Need::Time))?;
     Ok(Wanted {
+        branch_id: ctx.active.context.branch_id,
         service,
         staff: staff_arg(ctx, args),
         start,
@@ -539,7 +646,7 @@ async fn book_appointment(
     let call_id = ctx.active.context.call_id.clone();
     let request = BookingRequest {
         company_id: ctx.active.context.company_id,
-        branch_id: ctx.active.context.branch_id,
+        branch_id: wanted.branch_id,
         service_id: wanted.service.id,
         staff_id: wanted.staff,
         start: wanted.start,
@@ -567,7 +674,7 @@ async fn booking_answer(
 ) -> anyhow::Result<Answer> {
     let alternatives = |found: &Availability| -> (Vec<String>, Value) {
         (
-            found.slots.iter().map(|s| ctx.label(s.start)).collect(),
+            found.slots.iter().map(|s| ctx.slot_label(s)).collect(),
             offered_slots(ctx, found),
         )
     };
@@ -597,9 +704,7 @@ async fn booking_answer(
         }
     };
     if let Some(customer) = customer {
-        let mut counted = customer.clone();
-        counted.failed_booking_count = counted.failed_booking_count.saturating_add(1);
-        ctx.state.store.upsert_customer(&counted).await?;
+        ctx.state.store.record_failed_booking(customer.id).await?;
     }
     Ok(answer)
 }
@@ -615,9 +720,12 @@ fn unbookable_code(why: Unbookable) -> &'static str {
     }
 }
 
-/// A short reference people can read out: the first eight hex digits of the id, upper case.
+/// A short reference people can read out: the last eight hex digits of the id, upper case.
+/// Those are random bits (the leading ones of a UUIDv7 are its timestamp, shared by every
+/// booking in the same minute).
 fn reference(id: AppointmentId) -> String {
-    id.0.simple().to_string()[..8].to_ascii_uppercase()
+    let hex = id.0.simple().to_string();
+    hex[hex.len() - 8..].to_ascii_uppercase()
 }
 
 /// The appointment named in the args, if it is this company's and still booked.
@@ -758,7 +866,7 @@ async fn request_callback(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::
         },
     };
     let reason = args
-        .text(&["reason", "topic", "message", "notes"])
+        .text(&["reason", "topic", "message"])
         .map(clean)
         .unwrap_or_else(|| match ctx.tongue {
             Tongue::De => "Rückruf erbeten".to_owned(),
@@ -777,7 +885,7 @@ async fn request_callback(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::
             notes: args.text(&["notes"]).map(clean),
             priority: args
                 .text(&["priority"])
-                .and_then(|p| p.parse::<Priority>().ok()),
+                .and_then(|p| p.to_ascii_lowercase().parse::<Priority>().ok()),
             scheduled_for,
         },
         ctx.now,

@@ -112,7 +112,9 @@ pub fn body(placed: &Placed, now: DateTime<Utc>) -> InboundBody {
     metadata.insert("company".into(), json!(company.slug));
     metadata.insert("branch".into(), json!(branch.slug));
     metadata.insert("routing_method".into(), json!(route.method.as_str()));
-    metadata.insert("routing_confidence".into(), json!(route.confidence));
+    // f32 → JSON would print 0.8999999761581421; two decimals are what the value means.
+    let confidence = (f64::from(route.confidence) * 100.0).round() / 100.0;
+    metadata.insert("routing_confidence".into(), json!(confidence));
     metadata.insert("language".into(), json!(placed.language.as_str()));
     if let Some(customer) = &placed.customer {
         metadata.insert("customer_id".into(), json!(customer.id));

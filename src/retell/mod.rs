@@ -19,7 +19,7 @@ use crate::http::error::ApiError;
 use crate::http::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use payload::Webhook;
+use payload::{EventHead, InboundEnvelope};
 use verified::SignedBody;
 
 /// Registers `POST /retell/webhook` and `POST /retell/functions/{name}`.
@@ -33,9 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `POST /retell/webhook`: `call_inbound` is answered with the branch's details; every other
 /// event is accepted (2xx) once durable.
 async fn webhook(state: web::Data<AppState>, body: SignedBody) -> Result<HttpResponse, ApiError> {
-    let webhook: Webhook = body.json()?;
-    if webhook.event == "call_inbound" {
-        let inbound = webhook.call_inbound.ok_or_else(|| {
+    // The event name first: an unknown event is accepted whatever else its body holds.
+    let head: EventHead = body.json()?;
+    if head.event == "call_inbound" {
+        let envelope: InboundEnvelope = body.json()?;
+        let inbound = envelope.call_inbound.ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_event",
@@ -49,7 +51,5 @@ async fn webhook(state: web::Data<AppState>, body: SignedBody) -> Result<HttpRes
         metrics::counter!(crate::metrics::RETELL_WEBHOOKS_TOTAL, "event" => "call_inbound", "outcome" => "accepted").increment(1);
         return Ok(HttpResponse::Ok().json(answer));
     }
-    // The payload is stored as received (minus nothing), for audits and replays.
-    let payload = body.json()?;
-    events::handle(state, &webhook.event, webhook.call, payload).await
+    events::handle(state, &head.event, &body).await
 }

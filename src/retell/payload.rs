@@ -6,15 +6,18 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// Any webhook Retell posts to `/retell/webhook`.
+/// The one field every webhook has, read before anything else so an unknown event is accepted
+/// whatever the rest of its body looks like.
 #[derive(Debug, Deserialize)]
-pub struct Webhook {
+pub struct EventHead {
     /// `call_inbound`, `call_started`, `call_ended`, `call_analyzed`, `transcript_updated`, …
     pub event: String,
-    /// The call (every event but `call_inbound`).
-    #[serde(default, alias = "data")]
-    pub call: Option<RetellCall>,
-    /// The inbound call (only `call_inbound`).
+}
+
+/// The `call_inbound` webhook.
+#[derive(Debug, Deserialize)]
+pub struct InboundEnvelope {
+    /// The inbound call.
     #[serde(default)]
     pub call_inbound: Option<CallInbound>,
 }
@@ -23,15 +26,15 @@ pub struct Webhook {
 #[derive(Debug, Deserialize)]
 pub struct CallInbound {
     /// The caller (E.164).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub from_number: Option<String>,
     /// The dialled number (E.164).
     pub to_number: String,
     /// The agent the number is bound to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub agent_id: Option<String>,
     /// Custom SIP headers of the inbound leg (e.g. `x-tenant`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::map")]
     pub custom_sip_headers: HashMap<String, Value>,
 }
 
@@ -41,37 +44,37 @@ pub struct RetellCall {
     /// Retell's call id.
     pub call_id: String,
     /// The caller.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub from_number: Option<String>,
     /// The dialled number.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub to_number: Option<String>,
     /// The agent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub agent_id: Option<String>,
     /// What we put in `call_inbound.metadata`, echoed back (or set by the integrator).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     pub metadata: Option<Map<String, Value>>,
     /// The dynamic variables the agent runs with.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::optional_map")]
     pub retell_llm_dynamic_variables: Option<HashMap<String, Value>>,
     /// Start, unix milliseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::integer")]
     pub start_timestamp: Option<i64>,
     /// End, unix milliseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::integer")]
     pub end_timestamp: Option<i64>,
     /// Duration in milliseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::integer")]
     pub duration_ms: Option<i64>,
     /// Why the call ended: an open set of strings, stored as given.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub disconnection_reason: Option<String>,
     /// "Agent: …\nUser: …".
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub transcript: Option<String>,
     /// Post-call analysis (only in `call_analyzed`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::optional")]
     pub call_analysis: Option<CallAnalysis>,
 }
 
@@ -79,16 +82,16 @@ pub struct RetellCall {
 #[derive(Debug, Default, Deserialize)]
 pub struct CallAnalysis {
     /// A few sentences about the call.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub call_summary: Option<String>,
     /// "Positive", "Negative", "Neutral" or "Unknown".
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub user_sentiment: Option<String>,
     /// Whether the agent reached the call's goal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::boolean")]
     pub call_successful: Option<bool>,
     /// Whether it reached a voicemail.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::boolean")]
     pub in_voicemail: Option<bool>,
 }
 
@@ -169,14 +172,18 @@ pub struct FunctionCall {
 }
 
 impl FunctionCall {
-    /// Reads either body shape. A body with an object `args` and a `call` or `name` is the full
-    /// shape; anything else that is an object is taken as the args themselves.
+    /// Reads either body shape. A body with an object `args` and a `call` or `name`, or with a
+    /// `call` object and no `args`, is the full shape; any other object is the args themselves
+    /// (an args-only body may well have a `name` field: the caller's).
     pub fn from_json(body: Value) -> Result<Self, &'static str> {
         let Value::Object(mut object) = body else {
             return Err("the body must be a JSON object");
         };
-        let full_shape = matches!(object.get("args"), Some(Value::Object(_)))
-            && (object.contains_key("call") || object.contains_key("name"));
+        let args_object = matches!(object.get("args"), Some(Value::Object(_)));
+        let no_args = matches!(object.get("args"), None | Some(Value::Null));
+        let call_object = matches!(object.get("call"), Some(Value::Object(_)));
+        let full_shape = (args_object && (call_object || object.contains_key("name")))
+            || (call_object && no_args);
         if !full_shape {
             return Ok(Self {
                 call: None,
@@ -190,10 +197,86 @@ impl FunctionCall {
                     .map_err(|_| "`call` must be a Retell call object with a call_id")?,
             ),
         };
-        let Some(Value::Object(args)) = object.remove("args") else {
-            return Err("`args` must be an object");
+        let args = match object.remove("args") {
+            Some(Value::Object(args)) => args,
+            _ => Map::new(),
         };
         Ok(Self { call, args })
+    }
+}
+
+/// Deserializers that take what Retell (or an integrator's proxy) may send for optional
+/// fields: a number as a string, a float for an integer, `null` for a map. A field that cannot
+/// be read is left empty instead of refusing the whole event (Retell would only retry it and
+/// then give up).
+mod lenient {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::{Map, Value};
+    use std::collections::HashMap;
+
+    /// A string, or a number written as text.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+
+    /// An integer, a float (truncated) or either as text.
+    pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let as_float = |f: f64| f.is_finite().then_some(f as i64);
+        Ok(match Value::deserialize(d)? {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(as_float)),
+            Value::String(s) => {
+                let s = s.trim();
+                s.parse::<i64>()
+                    .ok()
+                    .or_else(|| s.parse::<f64>().ok().and_then(as_float))
+            }
+            _ => None,
+        })
+    }
+
+    /// A boolean, or `"true"` / `"false"` in any case.
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Bool(b) => Some(b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        })
+    }
+
+    /// A JSON object, or nothing.
+    pub fn object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map<String, Value>>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+    }
+
+    /// A map, with `null` or anything else read as empty.
+    pub fn map<'de, D: Deserializer<'de>>(d: D) -> Result<HashMap<String, Value>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Object(map) => map.into_iter().collect(),
+            _ => HashMap::new(),
+        })
+    }
+
+    /// A map, or nothing.
+    pub fn optional_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<HashMap<String, Value>>, D::Error> {
+        Ok(object(d)?.map(|m| m.into_iter().collect()))
+    }
+
+    /// Any value that reads as `T`, else nothing.
+    pub fn optional<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Ok(serde_json::from_value(Value::deserialize(d)?).ok())
     }
 }
 
@@ -227,18 +310,35 @@ mod tests {
     }
 
     #[test]
-    fn old_payloads_with_data_instead_of_call_are_accepted() {
-        let webhook: Webhook = serde_json::from_value(json!({
-            "event": "call_ended",
-            "data": {"call_id": "call_2", "disconnection_reason": "a_reason_added_next_year"}
+    fn optional_fields_are_read_tolerantly_and_never_refuse_the_event() {
+        let call: RetellCall = serde_json::from_value(json!({
+            "call_id": "call_2",
+            "duration_ms": "65200",
+            "start_timestamp": 1.7e12,
+            "end_timestamp": null,
+            "disconnection_reason": "a_reason_added_next_year",
+            "metadata": "not an object",
+            "retell_llm_dynamic_variables": null,
+            "call_analysis": {"call_successful": "TRUE", "call_summary": 5}
         }))
         .expect("parses");
-        let call = webhook.call.expect("call");
-        assert_eq!(call.call_id, "call_2");
+        assert_eq!(call.duration_ms, Some(65_200));
+        assert_eq!(call.start_timestamp, Some(1_700_000_000_000));
+        assert_eq!(call.end_timestamp, None);
         assert_eq!(
             call.disconnection_reason.as_deref(),
             Some("a_reason_added_next_year")
         );
+        assert!(call.metadata.is_none());
+        let analysis = call.call_analysis.expect("analysis");
+        assert_eq!(analysis.call_successful, Some(true));
+        assert_eq!(analysis.call_summary.as_deref(), Some("5"));
+
+        let inbound: CallInbound = serde_json::from_value(json!({
+            "to_number": "+493012345678", "custom_sip_headers": null
+        }))
+        .expect("parses");
+        assert!(inbound.custom_sip_headers.is_empty());
     }
 
     #[test]

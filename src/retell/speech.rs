@@ -196,6 +196,23 @@ impl Tongue {
         }
     }
 
+    /// Nothing free on the day asked for; other days offered.
+    pub fn nothing_free_that_day(self, alternatives: &[String]) -> String {
+        if alternatives.is_empty() {
+            return self.nothing_free();
+        }
+        match self {
+            Tongue::De => format!(
+                "An diesem Tag ist leider nichts mehr frei. Frei wäre {}.",
+                self.or(alternatives)
+            ),
+            Tongue::En => format!(
+                "Nothing is free that day, I'm afraid. {} would be free.",
+                self.or(alternatives)
+            ),
+        }
+    }
+
     /// A booking is confirmed.
     pub fn booked(self, label: &str, service: &str, staff: &str) -> String {
         match self {

@@ -283,7 +283,13 @@ macro_rules! sql_store {
                  ended_at = COALESCE(excluded.ended_at, calls.ended_at),
                  duration_ms = COALESCE(excluded.duration_ms, calls.duration_ms),
                  disconnection_reason = COALESCE(excluded.disconnection_reason, calls.disconnection_reason),
-                 transcript = COALESCE(excluded.transcript, calls.transcript),
+                 transcript = CASE
+                     WHEN (CASE excluded.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
+                               WHEN 'ended' THEN 2 ELSE 3 END)
+                        >= (CASE calls.status WHEN 'registered' THEN 0 WHEN 'ongoing' THEN 1
+                               WHEN 'ended' THEN 2 ELSE 3 END)
+                     THEN COALESCE(excluded.transcript, calls.transcript)
+                     ELSE COALESCE(calls.transcript, excluded.transcript) END,
                  summary = COALESCE(excluded.summary, calls.summary),
                  sentiment = COALESCE(excluded.sentiment, calls.sentiment),
                  successful = COALESCE(excluded.successful, calls.successful),
@@ -408,15 +414,24 @@ macro_rules! sql_store {
                 let mut tx = $begin_for_number(&self.pool, new.company_id, &new.phone)
                     .await
                     .map_err(map_sqlx_error)?;
-                let open = sqlx::query(
-                    "SELECT * FROM callback_requests
+                // Callbacks of different branches stay apart (each branch calls back about its
+                // own matter, and must not see another's notes); one without a branch joins any.
+                const OPEN: &str = "SELECT * FROM callback_requests
                      WHERE company_id = $1 AND phone = $2 AND created_at >= $3
-                       AND status IN ('pending', 'assigned', 'contacted')
-                     ORDER BY created_at DESC, id DESC LIMIT 1",
-                )
-                .bind(new.company_id.0)
-                .bind(new.phone.as_str())
-                .bind(merge_since)
+                       AND status IN ('pending', 'assigned', 'contacted')";
+                const ORDER: &str = " ORDER BY created_at DESC, id DESC LIMIT 1";
+                let sql = match new.branch_id {
+                    Some(_) => format!("{OPEN} AND (branch_id IS NULL OR branch_id = $4){ORDER}"),
+                    None => format!("{OPEN}{ORDER}"),
+                };
+                let mut query = sqlx::query(&sql)
+                    .bind(new.company_id.0)
+                    .bind(new.phone.as_str())
+                    .bind(merge_since);
+                if let Some(branch) = new.branch_id {
+                    query = query.bind(branch.0);
+                }
+                let open = query
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_sqlx_error)?
@@ -664,6 +679,28 @@ macro_rules! sql_store {
                 .await
                 .map_err(map_sqlx_error)?;
                 Ok(())
+            }
+
+            async fn record_failed_booking(&self, customer: CustomerId) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE customers SET failed_booking_count = failed_booking_count + 1 WHERE id = $1",
+                )
+                .bind(customer.0)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn call_has_booking(&self, call: &CallId) -> StoreResult<bool> {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM appointments WHERE source_call_id = $1 AND status = 'booked'",
+                )
+                .bind(call.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(count > 0)
             }
 
             async fn customer_by_phone(

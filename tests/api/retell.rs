@@ -297,6 +297,17 @@ async fn malformed_json_is_400_an_oversized_body_413_and_an_unknown_event_2xx() 
         )
         .await;
     assert_eq!(answer.status, 400, "a call without an id: {}", answer.body);
+    let answer = app
+        .retell(
+            "/retell/webhook",
+            br#"{"event":"call_voicemail_detected","call":{"foo":1}}"#,
+        )
+        .await;
+    assert_eq!(
+        answer.status, 204,
+        "an unknown event is accepted whatever its call: {}",
+        answer.body
+    );
     let answer = app.retell("/retell/functions/launch_rocket", b"{}").await;
     assert_eq!(answer.status, 404, "{}", answer.body);
 }
@@ -352,6 +363,21 @@ async fn functions_with_missing_or_nonsense_arguments_answer_2xx_with_a_code_and
             json!({"phone_number": "abc"}),
             "invalid_phone",
         ),
+        (
+            "book_appointment",
+            json!({"service": "Zahnreinigung", "date": "2026-01-05", "time": "10:00"}),
+            "in_the_past",
+        ),
+        (
+            "book_appointment",
+            json!({"service": "Zahnreinigung", "date": "2026-12-25", "time": "10:00"}),
+            "outside_opening_hours",
+        ),
+        (
+            "check_availability",
+            json!({"service": "Zahnreinigung", "date": "2026-12-25"}),
+            "closed_that_day",
+        ),
     ];
     for (function, args, code) in cases {
         let answer = app.function(function, call, args.clone()).await;
@@ -400,6 +426,14 @@ async fn the_args_only_body_works_for_a_call_already_started() {
             .contains("Berlin"),
         "{info}"
     );
+    // Retell's documented way for args-only tools: the call id in the URL.
+    let answer = app
+        .retell(
+            &format!("/retell/functions/get_branch_info?call_id={SAMPLE_CALL_ID}"),
+            b"{}",
+        )
+        .await;
+    assert_eq!(answer.json()["ok"], true, "{}", answer.body);
     let unknown = app
         .retell("/retell/functions/get_branch_info", br#"{"service":"x"}"#)
         .await;
@@ -516,6 +550,27 @@ async fn demo_call(app: &TestApp) {
     })
     .await;
     assert!(stored, "the ended call is logged with its transcript");
+    // A transcript update delivered late does not replace the final transcript.
+    let late = json!({"event": "transcript_updated", "call": {"call_id": SAMPLE_CALL_ID, "transcript": "User: Hallo"}});
+    assert_eq!(
+        app.retell("/retell/webhook", late.to_string().as_bytes())
+            .await
+            .status,
+        204
+    );
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let call = store
+        .call(&call_id)
+        .await
+        .expect("store answers")
+        .expect("call");
+    assert!(
+        call.transcript
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Halb zehn"),
+        "{call:?}"
+    );
 
     let mut analyzed = sample_json("call_ended.json");
     analyzed["event"] = json!("call_analyzed");
@@ -646,5 +701,146 @@ async fn request_callback_opens_one_and_a_second_request_merges_into_it() {
     assert_eq!(
         second["priority"], "high",
         "urgent words raise the priority: {second}"
+    );
+}
+
+/// The README's walkthrough: `callflow retell send` signs each example file with the configured
+/// key and posts it; every step is accepted.
+#[actix_web::test]
+async fn the_readme_demo_call_runs_through_the_retell_send_command() {
+    let app = spawn_app().await;
+    let steps = [
+        (
+            "1_call_inbound.json",
+            "-> 200",
+            "\"caller_name\": \"Jürgen Weiß\"",
+        ),
+        ("2_call_started.json", "-> 204", ""),
+        ("3_check_availability.json", "-> 200", "\"slots\""),
+        ("4_book_appointment.json", "-> 200", "\"message\""),
+        ("5_call_ended.json", "-> 204", ""),
+        ("6_call_analyzed.json", "-> 204", ""),
+    ];
+    for (file, status, contains) in steps {
+        let path = format!("{}/examples/demo-call/{file}", env!("CARGO_MANIFEST_DIR"));
+        let url = app.address.clone();
+        // The command blocks; run it off the test's runtime thread, which serves the app.
+        let out = actix_web::rt::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_callflow"))
+                .args(["retell", "send", &path, "--url", &url])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("CALLFLOW_LOGGING__LEVEL", "warn")
+                .output()
+                .expect("callflow runs")
+        })
+        .await
+        .expect("command finished");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(status), "{file}: {stdout}");
+        assert!(stdout.contains(contains), "{file}: {stdout}");
+    }
+}
+
+/// The store decides whether a call booked, so a booked call gets no callback even when its
+/// analysis arrives first (and ends the call actor) and the transcript is full of booking words.
+#[actix_web::test]
+async fn a_call_that_booked_needs_no_callback_whatever_order_its_events_arrive_in() {
+    let app = spawn_app().await;
+    let store = app.database.store();
+    let call_id = "call_booked_then_analysed_first";
+    let day = next_working_tuesday();
+    let offer = app
+        .function(
+            "check_availability",
+            call_id,
+            json!({"service": "Zahnreinigung", "date": day.format("%Y-%m-%d").to_string()}),
+        )
+        .await;
+    let slot_id = offer["slots"][0]["slot_id"]
+        .as_str()
+        .expect("a slot")
+        .to_owned();
+    let booked = app
+        .function("book_appointment", call_id, json!({"slot_id": slot_id}))
+        .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+    let call = |event: &str| {
+        json!({"event": event, "call": {
+            "call_id": call_id, "from_number": "+4915123456789", "to_number": "+493012345678",
+            "transcript": "User: Ich möchte einen Termin zur Zahnreinigung buchen.\n",
+            "call_analysis": {"call_successful": false, "call_summary": "unklar"}
+        }})
+        .to_string()
+    };
+    assert_eq!(
+        app.retell("/retell/webhook", call("call_analyzed").as_bytes())
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        app.retell("/retell/webhook", call("call_ended").as_bytes())
+            .await
+            .status,
+        204
+    );
+    let id = CallId::parse(call_id).expect("valid");
+    let settled =
+        eventually(|| {
+            let (store, id) = (store.clone(), id.clone());
+            async move {
+                matches!(store.call(&id).await, Ok(Some(c)) if c.status == CallStatus::Analyzed)
+            }
+        })
+        .await;
+    assert!(settled, "both events processed");
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    let company = store
+        .company_by_slug("praxis-mueller")
+        .await
+        .expect("store answers")
+        .expect("demo company");
+    let callbacks = store
+        .list_callbacks(company.id)
+        .await
+        .expect("store answers");
+    assert!(callbacks.is_empty(), "{callbacks:?}");
+}
+
+/// Book, cancel, and the same request again: a new appointment, not the cancelled one
+/// replayed; and Retell's retry of that finds it.
+#[actix_web::test]
+async fn a_booking_repeated_after_its_cancellation_books_afresh() {
+    let app = spawn_app().await;
+    let call_id = "call_book_cancel_book_again";
+    let day = next_working_tuesday().format("%Y-%m-%d").to_string();
+    let args = json!({"service": "Zahnreinigung", "date": day, "time": "15:00"});
+    let first = app
+        .function("book_appointment", call_id, args.clone())
+        .await;
+    assert_eq!(first["ok"], true, "{first}");
+    let cancelled = app
+        .function(
+            "cancel_appointment",
+            call_id,
+            json!({"appointment_id": first["appointment_id"]}),
+        )
+        .await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let again = app
+        .function("book_appointment", call_id, args.clone())
+        .await;
+    assert_eq!(again["ok"], true, "{again}");
+    assert_ne!(again["appointment_id"], first["appointment_id"], "{again}");
+    let retry = app.function("book_appointment", call_id, args).await;
+    assert_eq!(retry["appointment_id"], again["appointment_id"], "{retry}");
+    assert_ne!(
+        first["reference"], again["reference"],
+        "references tell bookings apart"
     );
 }

@@ -90,6 +90,26 @@ impl E164Number {
         Self::parse(&e164)
     }
 
+    /// The ISO 3166 region the number belongs to (`"GB"` for `+44 7700 …`), when known: the
+    /// region a caller's own national numbers are meant in.
+    pub fn region(&self) -> Option<String> {
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        // The main region of the calling code (GB for +44, not Guernsey, which shares it):
+        // national numbers are read the same way throughout a shared numbering plan.
+        let regions = phonenumber::metadata::DATABASE.by_code(&number.country().code())?;
+        let main = regions
+            .iter()
+            .find(|m| m.is_main_country_for_code())
+            .or(regions.first())?;
+        Some(main.id().to_owned())
+    }
+
+    /// The country calling code without `+` (`"49"`), when known.
+    pub fn country_calling_code(&self) -> Option<String> {
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        Some(number.country().code().to_string())
+    }
+
     /// The number with its leading `+`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -247,5 +267,14 @@ mod tests {
         assert!(n.has_prefix("+4930"));
         assert!(!n.has_prefix("+4940"));
         assert_eq!(n.digits(), "493012345678");
+    }
+
+    #[test]
+    fn a_number_knows_its_region_and_calling_code() {
+        let uk = E164Number::parse("+447911123456").expect("valid");
+        assert_eq!(uk.region().as_deref(), Some("GB"));
+        assert_eq!(uk.country_calling_code().as_deref(), Some("44"));
+        let berlin = E164Number::parse("+493012345678").expect("valid");
+        assert_eq!(berlin.region().as_deref(), Some("DE"));
     }
 }
