@@ -1,6 +1,7 @@
 //! Start-up and shutdown, in order: metrics, database (with retry), migrations, demo seed, the
-//! engine's actors, Redis, listener, HTTP server; on SIGINT/SIGTERM stop accepting, finish
-//! in-flight requests, flush the engine's pending writes, then close the database.
+//! engine's actors, Redis, listener, replay of unprocessed Retell events, HTTP server; on
+//! SIGINT/SIGTERM stop accepting, finish in-flight requests, flush the engine's pending writes,
+//! then close the database.
 //!
 //! Like mini-redis's `server::run`, [`Application::build`] takes a configuration whose bind
 //! address may use port 0, so tests start real servers on free ports.
@@ -92,6 +93,14 @@ impl Application {
             readiness: readiness.clone(),
             config: config.clone(),
         });
+        // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,
+        // before new events arrive; a failure here is logged and does not stop the start.
+        match crate::retell::events::replay_unprocessed(&state).await {
+            Ok(replayed) => tracing::info!(replayed, "replayed unprocessed Retell events"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not replay unprocessed Retell events");
+            }
+        }
         let mut server = HttpServer::new(move || {
             App::new().configure(|cfg| http::configure(cfg, state.clone()))
         })

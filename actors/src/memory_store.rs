@@ -22,7 +22,9 @@ struct Tables {
     customers: HashMap<CustomerId, Customer>,
     appointments: HashMap<AppointmentId, Appointment>,
     calls: HashMap<CallId, Call>,
-    event_keys: HashSet<String>,
+    /// By dedupe key: insertion order (the tie-break of equal receipt times), the event, and
+    /// when it was marked processed.
+    events: HashMap<String, (usize, CallEvent, Option<DateTime<Utc>>)>,
     callbacks: HashMap<CallbackId, CallbackRequest>,
     tokens: Vec<ApiToken>,
     audit: Vec<AuditEntry>,
@@ -48,7 +50,7 @@ impl MemoryStore {
 
     /// Number of call events stored (for tests).
     pub fn event_count(&self) -> usize {
-        self.lock().map(|t| t.event_keys.len()).unwrap_or(0)
+        self.lock().map(|t| t.events.len()).unwrap_or(0)
     }
 
     fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, Tables>> {
@@ -118,11 +120,13 @@ impl Tables {
     }
 
     fn record_event(&mut self, event: &CallEvent) -> Recorded {
-        if self.event_keys.insert(event.dedupe_key.clone()) {
-            Recorded::New
-        } else {
-            Recorded::Duplicate
+        if self.events.contains_key(&event.dedupe_key) {
+            return Recorded::Duplicate;
         }
+        let order = self.events.len();
+        self.events
+            .insert(event.dedupe_key.clone(), (order, event.clone(), None));
+        Recorded::New
     }
 }
 
@@ -347,6 +351,36 @@ impl Store for MemoryStore {
         Ok(self.lock()?.record_event(event))
     }
 
+    async fn mark_call_event_processed(
+        &self,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if let Some((_, _, processed)) = self.lock()?.events.get_mut(dedupe_key) {
+            processed.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn unprocessed_call_events(
+        &self,
+        received_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<CallEvent>> {
+        let tables = self.lock()?;
+        let mut pending: Vec<_> = tables
+            .events
+            .values()
+            .filter(|(_, e, processed)| processed.is_none() && e.received_at < received_before)
+            .collect();
+        pending.sort_by_key(|(order, e, _)| (e.received_at, *order));
+        Ok(pending
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(_, e, _)| e.clone())
+            .collect())
+    }
+
     async fn apply_call_log(&self, writes: &[CallLogWrite]) -> StoreResult<()> {
         let mut tables = self.lock()?;
         for write in writes {
@@ -501,5 +535,65 @@ impl Store for MemoryStore {
         entries.sort_by_key(|e| std::cmp::Reverse(e.at));
         entries.truncate(limit as usize);
         Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn event(name: &str, minute: u32) -> CallEvent {
+        CallEvent {
+            call_id: CallId::parse("call_mem").expect("valid"),
+            event: name.into(),
+            dedupe_key: format!("{name}:call_mem"),
+            payload: serde_json::json!({"event": name}),
+            received_at: Utc
+                .with_ymd_and_hms(2030, 6, 3, 9, minute, 0)
+                .single()
+                .expect("valid time"),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn unprocessed_events_come_oldest_first_until_marked() {
+        let store = MemoryStore::new();
+        let (ended, started, analyzed) = (
+            event("call_ended", 5),
+            event("call_started", 0),
+            event("call_analyzed", 9),
+        );
+        for e in [&ended, &started, &analyzed] {
+            store.record_call_event(e).await.expect("recorded");
+        }
+        let before = analyzed.received_at;
+        let pending = store
+            .unprocessed_call_events(before, 10)
+            .await
+            .expect("read");
+        assert_eq!(pending, vec![started.clone(), ended.clone()]);
+        assert_eq!(
+            store
+                .unprocessed_call_events(before, 1)
+                .await
+                .expect("read"),
+            vec![started.clone()]
+        );
+        store
+            .mark_call_event_processed(&started.dedupe_key, before)
+            .await
+            .expect("marked");
+        store
+            .mark_call_event_processed("call_started:unknown", before)
+            .await
+            .expect("an unknown key is no error");
+        assert_eq!(
+            store
+                .unprocessed_call_events(before, 10)
+                .await
+                .expect("read"),
+            vec![ended]
+        );
     }
 }

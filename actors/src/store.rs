@@ -181,6 +181,20 @@ pub trait Store: Send + Sync + 'static {
     async fn call(&self, id: &CallId) -> StoreResult<Option<Call>>;
     /// Stores a webhook event unless one with the same dedupe key is already stored.
     async fn record_call_event(&self, event: &CallEvent) -> StoreResult<Recorded>;
+    /// Marks the event with this dedupe key as followed up (its actor, call-log and callback
+    /// work done). Marking again keeps the first time; an unknown key is not an error.
+    async fn mark_call_event_processed(
+        &self,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Up to `limit` events received before `received_before` that are not marked processed,
+    /// oldest first (what start-up replays).
+    async fn unprocessed_call_events(
+        &self,
+        received_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<CallEvent>>;
     /// Applies a batch of call-log writes in one transaction, in order.
     async fn apply_call_log(&self, writes: &[CallLogWrite]) -> StoreResult<()>;
     /// The branch of the caller's latest appointment or call with the company, if any.

@@ -49,10 +49,12 @@ macro_rules! embed {
 const SQLITE: &[Embedded] = &[
     embed!("sqlite", 20261121000001, "initial"),
     embed!("sqlite", 20261121000002, "token_branch"),
+    embed!("sqlite", 20261121000003, "call_event_processed"),
 ];
 const POSTGRES: &[Embedded] = &[
     embed!("postgres", 20261121000001, "initial"),
     embed!("postgres", 20261121000002, "token_branch"),
+    embed!("postgres", 20261121000003, "call_event_processed"),
 ];
 
 #[derive(Debug)]

@@ -314,6 +314,18 @@ macro_rules! sql_store {
             .bind(Utc::now())
         }
 
+        fn call_event(row: &$row) -> StoreResult<CallEvent> {
+            let call_id: String = get(row, "call_id")?;
+            Ok(CallEvent {
+                call_id: CallId::parse(&call_id)
+                    .map_err(|e| StoreError::Corrupt(format!("column call_id: {e}")))?,
+                event: get(row, "event")?,
+                dedupe_key: get(row, "dedupe_key")?,
+                payload: json(row, "payload")?,
+                received_at: get(row, "received_at")?,
+            })
+        }
+
         /// The deduplicating insert of a call event, shared by the single write and the batch.
         fn call_event_query(e: &CallEvent) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
             sqlx::query(
@@ -851,6 +863,32 @@ macro_rules! sql_store {
             async fn record_call_event(&self, e: &CallEvent) -> StoreResult<Recorded> {
                 let done = call_event_query(e).execute(&self.pool).await.map_err(map_sqlx_error)?;
                 Ok(if done.rows_affected() == 1 { Recorded::New } else { Recorded::Duplicate })
+            }
+
+            async fn mark_call_event_processed(&self, dedupe_key: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE call_events SET processed_at = $2 WHERE dedupe_key = $1 AND processed_at IS NULL",
+                )
+                .bind(dedupe_key)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                Ok(())
+            }
+
+            async fn unprocessed_call_events(&self, received_before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<CallEvent>> {
+                let rows = sqlx::query(
+                    "SELECT call_id, event, dedupe_key, payload, received_at FROM call_events
+                     WHERE processed_at IS NULL AND received_at < $1
+                     ORDER BY received_at, id LIMIT $2",
+                )
+                .bind(received_before)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                rows.iter().map(call_event).collect()
             }
 
             async fn apply_call_log(&self, writes: &[CallLogWrite]) -> StoreResult<()> {

@@ -4,7 +4,8 @@
 
 use crate::helpers::{skip, spawn_app, spawn_app_on, Answer, TestApp, TestDb, REQUIRE_SERVICES};
 use callflow::retell::signature;
-use callflow_actors::domain::{CallId, CallStatus};
+use callflow_actors::domain::{CallEvent, CallId, CallStatus};
+use callflow_actors::Recorded;
 use chrono::{Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use serde_json::{json, Value};
@@ -76,6 +77,49 @@ fn next_working_tuesday() -> chrono::NaiveDate {
         day += Duration::days(1);
     }
     day
+}
+
+/// `call_ended` of a call in which Jürgen Weiß urgently wanted a cleaning and hung up unbooked.
+fn missed_booking_call_ended(call_id: &str) -> Value {
+    json!({"event": "call_ended", "call": {
+        "call_id": call_id,
+        "from_number": "+4915123456789",
+        "to_number": "+493012345678",
+        "metadata": {"tenant_id": "praxis-mueller-berlin"},
+        "disconnection_reason": "user_hangup",
+        "transcript": "Agent: Praxis Dr. Müller, guten Tag.\nUser: Hallo, hier ist Jürgen Weiß, ich bräuchte dringend einen Termin zur Zahnreinigung am Freitag.\nAgent: Einen Moment bitte.\nUser: Ach, ich muss los, tschüss.\n"
+    }})
+}
+
+/// A callback opened for Jürgen Weiß's call that wanted a cleaning and got no booking.
+fn assert_missed_booking_callback(
+    callback: &callflow_actors::domain::CallbackRequest,
+    call_id: &str,
+) {
+    assert_eq!(callback.phone.as_str(), "+4915123456789");
+    assert_eq!(
+        callback.source_call_id.as_ref().map(|c| c.as_str()),
+        Some(call_id)
+    );
+    assert!(
+        callback.reason.contains("Professionelle Zahnreinigung"),
+        "{callback:?}"
+    );
+}
+
+/// The demo company's callback requests.
+async fn demo_callbacks(
+    store: &dyn callflow_actors::Store,
+) -> Vec<callflow_actors::domain::CallbackRequest> {
+    let company = store
+        .company_by_slug("praxis-mueller")
+        .await
+        .expect("store answers")
+        .expect("demo company");
+    store
+        .list_callbacks(company.id)
+        .await
+        .expect("store answers")
 }
 
 async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
@@ -591,15 +635,7 @@ async fn demo_call(app: &TestApp) {
     })
     .await;
     assert!(analysed, "the analysis is stored");
-    let company = store
-        .company_by_slug("praxis-mueller")
-        .await
-        .expect("store answers")
-        .expect("demo company");
-    let callbacks = store
-        .list_callbacks(company.id)
-        .await
-        .expect("store answers");
+    let callbacks = demo_callbacks(&*store).await;
     assert!(
         callbacks.is_empty(),
         "a call that booked needs no callback: {callbacks:?}"
@@ -626,49 +662,20 @@ async fn a_call_that_wanted_a_booking_and_got_none_becomes_a_callback() {
     let app = spawn_app().await;
     let store = app.database.store();
     let call_id = "call_wanted_but_did_not_book_01";
-    let ended = json!({"event": "call_ended", "call": {
-        "call_id": call_id,
-        "from_number": "+4915123456789",
-        "to_number": "+493012345678",
-        "metadata": {"tenant_id": "praxis-mueller-berlin"},
-        "disconnection_reason": "user_hangup",
-        "transcript": "Agent: Praxis Dr. Müller, guten Tag.\nUser: Hallo, hier ist Jürgen Weiß, ich bräuchte dringend einen Termin zur Zahnreinigung am Freitag.\nAgent: Einen Moment bitte.\nUser: Ach, ich muss los, tschüss.\n"
-    }});
+    let ended = missed_booking_call_ended(call_id);
     let answer = app
         .retell("/retell/webhook", ended.to_string().as_bytes())
         .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
-    let company = store
-        .company_by_slug("praxis-mueller")
-        .await
-        .expect("store answers")
-        .expect("demo company");
     let opened = eventually(|| {
         let store = store.clone();
-        async move {
-            store
-                .list_callbacks(company.id)
-                .await
-                .map(|c| c.len() == 1)
-                .unwrap_or(false)
-        }
+        async move { demo_callbacks(&*store).await.len() == 1 }
     })
     .await;
     assert!(opened, "a callback is opened");
-    let callbacks = store
-        .list_callbacks(company.id)
-        .await
-        .expect("store answers");
+    let callbacks = demo_callbacks(&*store).await;
     let callback = &callbacks[0];
-    assert_eq!(callback.phone.as_str(), "+4915123456789");
-    assert_eq!(
-        callback.source_call_id.as_ref().map(|c| c.as_str()),
-        Some(call_id)
-    );
-    assert!(
-        callback.reason.contains("Professionelle Zahnreinigung"),
-        "{callback:?}"
-    );
+    assert_missed_booking_callback(callback, call_id);
     assert_ne!(
         callback.priority.as_str(),
         "normal",
@@ -800,15 +807,7 @@ async fn a_call_that_booked_needs_no_callback_whatever_order_its_events_arrive_i
         .await;
     assert!(settled, "both events processed");
     actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
-    let company = store
-        .company_by_slug("praxis-mueller")
-        .await
-        .expect("store answers")
-        .expect("demo company");
-    let callbacks = store
-        .list_callbacks(company.id)
-        .await
-        .expect("store answers");
+    let callbacks = demo_callbacks(&*store).await;
     assert!(callbacks.is_empty(), "{callbacks:?}");
 }
 
@@ -843,4 +842,105 @@ async fn a_booking_repeated_after_its_cancellation_books_afresh() {
         first["reference"], again["reference"],
         "references tell bookings apart"
     );
+}
+
+/// A `call_ended` accepted (stored) by a server that stopped before its follow-up ran: the next
+/// server on the same database replays it at start-up.
+async fn an_unprocessed_event_is_replayed_at_start(db: TestDb) {
+    let call_id = "call_accepted_then_crashed_01";
+    let payload = missed_booking_call_ended(call_id);
+    let event = CallEvent {
+        call_id: CallId::parse(call_id).expect("valid"),
+        event: "call_ended".into(),
+        dedupe_key: format!("call_ended:{call_id}"),
+        payload,
+        received_at: Utc::now() - Duration::seconds(5),
+    };
+    {
+        let store = db.store().await;
+        assert_eq!(
+            store.record_call_event(&event).await.expect("stored"),
+            Recorded::New
+        );
+        assert_eq!(
+            store
+                .unprocessed_call_events(Utc::now(), 10)
+                .await
+                .expect("read")
+                .len(),
+            1
+        );
+    }
+
+    let app = spawn_app_on(db, &[]).await;
+    let store = app.database.store();
+    // The replay runs before the server answers: everything is there once it is up.
+    let callbacks = demo_callbacks(&*store).await;
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    let callback = &callbacks[0];
+    assert_missed_booking_callback(callback, call_id);
+    let call = store
+        .call(&event.call_id)
+        .await
+        .expect("store answers")
+        .expect("the call log has the call");
+    assert_eq!(call.status, CallStatus::Ended);
+    assert!(
+        store
+            .unprocessed_call_events(Utc::now(), 10)
+            .await
+            .expect("read")
+            .is_empty(),
+        "the replayed event is marked processed"
+    );
+
+    // Retell redelivering it now changes nothing.
+    let answer = app
+        .retell("/retell/webhook", event.payload.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(demo_callbacks(&*store).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn an_event_accepted_before_a_stop_is_followed_up_at_the_next_start_on_sqlite() {
+    an_unprocessed_event_is_replayed_at_start(TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn an_event_accepted_before_a_stop_is_followed_up_at_the_next_start_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    an_unprocessed_event_is_replayed_at_start(db).await;
+}
+
+/// A webhook's follow-up marks its event processed, so a later start replays nothing.
+#[actix_web::test]
+async fn a_followed_up_event_is_marked_processed() {
+    let app = spawn_app().await;
+    let store = app.database.store();
+    let started = json!({"event": "call_started", "call": {
+        "call_id": "call_marked_processed_01",
+        "from_number": "+4915123456789",
+        "to_number": "+493012345678",
+        "metadata": {"tenant_id": "praxis-mueller-berlin"}
+    }});
+    let answer = app
+        .retell("/retell/webhook", started.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let marked = eventually(|| {
+        let store = store.clone();
+        async move {
+            store
+                .unprocessed_call_events(Utc::now(), 10)
+                .await
+                .map(|e| e.is_empty())
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(marked, "the event is marked processed after its follow-up");
 }

@@ -42,6 +42,7 @@ conformance!(
     concurrent_bookings_of_one_slot_yield_exactly_one_appointment,
     call_updates_keep_known_fields_and_never_move_backwards,
     a_redelivered_call_event_is_recorded_once,
+    unprocessed_call_events_come_oldest_first_until_marked_processed,
     callbacks_list_most_urgent_first_then_oldest_and_stay_within_their_company,
     callback_lists_filter_by_status_branch_and_assignee_and_honour_the_limit,
     opening_a_callback_for_a_new_number_creates_it,
@@ -364,6 +365,69 @@ async fn a_redelivered_call_event_is_recorded_once(store: Arc<dyn Store>) {
     assert_eq!(
         store.record_call_event(&other).await.expect("other event"),
         Recorded::New
+    );
+}
+
+async fn unprocessed_call_events_come_oldest_first_until_marked_processed(store: Arc<dyn Store>) {
+    let event = |name: &str, received_at: DateTime<Utc>| CallEvent {
+        call_id: CallId::parse("call_replay").expect("valid"),
+        event: name.into(),
+        dedupe_key: format!("{name}:call_replay"),
+        payload: serde_json::json!({"event": name, "call": {"call_id": "call_replay", "note": "Grüße"}}),
+        received_at,
+    };
+    // Recorded out of order: the list is by receipt time, not by insertion.
+    let ended = event("call_ended", at(9, 5));
+    let started = event("call_started", at(9, 0));
+    let analyzed = event("call_analyzed", at(9, 10));
+    for e in [&ended, &started, &analyzed] {
+        assert_eq!(
+            store.record_call_event(e).await.expect("recorded"),
+            Recorded::New
+        );
+    }
+    let pending = |before: DateTime<Utc>, limit: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .unprocessed_call_events(before, limit)
+                .await
+                .expect("read")
+        }
+    };
+    assert_eq!(
+        pending(at(9, 10), 10).await,
+        vec![started.clone(), ended.clone()],
+        "oldest first, and only those received before the cut-off"
+    );
+    assert_eq!(pending(at(12, 0), 1).await, vec![started.clone()]);
+    store
+        .mark_call_event_processed(&started.dedupe_key, at(9, 1))
+        .await
+        .expect("marked");
+    store
+        .mark_call_event_processed(&started.dedupe_key, at(11, 0))
+        .await
+        .expect("marking again is fine");
+    store
+        .mark_call_event_processed("call_ended:never_received", at(9, 1))
+        .await
+        .expect("an unknown key is no error");
+    assert_eq!(
+        pending(at(12, 0), 10).await,
+        vec![ended.clone(), analyzed.clone()]
+    );
+    for e in [&ended, &analyzed] {
+        store
+            .mark_call_event_processed(&e.dedupe_key, at(12, 0))
+            .await
+            .expect("marked");
+    }
+    assert!(pending(at(12, 0), 10).await.is_empty());
+    assert_eq!(
+        store.record_call_event(&started).await.expect("again"),
+        Recorded::Duplicate,
+        "a processed event still dedupes its redelivery"
     );
 }
 

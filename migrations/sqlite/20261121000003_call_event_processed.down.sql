@@ -1,0 +1,2 @@
+DROP INDEX call_events_unprocessed;
+ALTER TABLE call_events DROP COLUMN processed_at;
