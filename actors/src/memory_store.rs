@@ -304,6 +304,23 @@ impl Store for MemoryStore {
         Ok(self.lock()?.appointments.get(&id).cloned())
     }
 
+    async fn upcoming_appointments(
+        &self,
+        customer: CustomerId,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<Appointment>> {
+        let mut found: Vec<_> = self
+            .lock()?
+            .appointments
+            .values()
+            .filter(|a| a.customer_id == customer && a.is_active() && a.starts_at >= from)
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| a.starts_at);
+        found.truncate(20);
+        Ok(found)
+    }
+
     async fn staff_appointments(
         &self,
         staff: StaffId,

@@ -158,6 +158,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Appointment>>;
     /// One appointment.
     async fn appointment(&self, id: AppointmentId) -> StoreResult<Option<Appointment>>;
+    /// A customer's active appointments starting at or after `from`, earliest first (at most 20):
+    /// what a caller can mean by "my appointment".
+    async fn upcoming_appointments(
+        &self,
+        customer: CustomerId,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<Appointment>>;
     /// Whether the call booked an appointment that is still active (decides, after the call,
     /// whether the caller got what they wanted; works on any node, after any restart).
     async fn call_has_booking(&self, call: &CallId) -> StoreResult<bool>;

@@ -91,7 +91,7 @@ pub async fn handle(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The call object of an event payload (`call`, or `data` in newer payloads) and its id.
+/// The call object of an event payload (`call`, or `data` in very old payloads) and its id.
 fn call_of(payload: &Value) -> Result<(RetellCall, CallId), String> {
     let call = payload
         .get("call")

@@ -728,23 +728,68 @@ fn reference(id: AppointmentId) -> String {
     hex[hex.len() - 8..].to_ascii_uppercase()
 }
 
-/// The appointment named in the args, if it is this company's and still booked.
+/// The appointment the args mean, if it is this company's and still booked: by its id, or
+/// among the caller's upcoming appointments by the spoken reference, by day (and time), or as
+/// the only one they have. A caller on a later call knows no id, only "my appointment".
 async fn appointment_arg(
     ctx: &FunctionContext<'_>,
     args: Args<'_>,
 ) -> anyhow::Result<Option<Appointment>> {
-    let Some(id) = args
-        .text(&["appointment_id", "booking_id"])
-        .and_then(|raw| raw.parse::<AppointmentId>().ok())
-    else {
+    let company = ctx.active.context.company_id;
+    if let Some(raw) = args.text(&["appointment_id", "booking_id"]) {
+        // A garbled id names nothing; it must not fall back to "the caller's only one".
+        let Ok(id) = raw.parse::<AppointmentId>() else {
+            return Ok(None);
+        };
+        let found = ctx.state.store.appointment(id).await?;
+        return Ok(found.filter(|a| a.company_id == company && a.is_active()));
+    }
+    let phone = match args.text(&["phone_number", "phone"]) {
+        Some(raw) => E164Number::parse_with_region(raw, &ctx.region).ok(),
+        None => ctx.active.context.caller.clone(),
+    };
+    let Some(phone) = phone else {
         return Ok(None);
     };
-    Ok(ctx
+    let Some(customer) = ctx.state.store.customer_by_phone(company, &phone).await? else {
+        return Ok(None);
+    };
+    let upcoming = ctx
         .state
         .store
-        .appointment(id)
-        .await?
-        .filter(|a| a.company_id == ctx.active.context.company_id && a.is_active()))
+        .upcoming_appointments(customer.id, ctx.now)
+        .await?;
+    let reference_wanted = args.text(&["reference", "booking_reference"]).map(|r| {
+        r.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_uppercase()
+    });
+    let day = match args.text(&["date", "day"]) {
+        Some(raw) => match parse_date_argument(raw, ctx.today()) {
+            Some(DateWish::Day(day)) => Some(day),
+            _ => return Ok(None),
+        },
+        None => None,
+    };
+    let time = match time_arg(args) {
+        Ok(Some(TimeWish::At(t))) => Some(t),
+        _ => None,
+    };
+    let zone = ctx.zone();
+    let mut matching = upcoming.into_iter().filter(|a| {
+        let local = a.starts_at.with_timezone(&zone);
+        reference_wanted
+            .as_ref()
+            .is_none_or(|r| *r == reference(a.id))
+            && day.is_none_or(|d| local.date_naive() == d)
+            && time.is_none_or(|t| local.time() == t)
+    });
+    // Only an unambiguous match counts: cancelling the wrong appointment is worse than asking.
+    Ok(match (matching.next(), matching.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    })
 }
 
 async fn cancel_appointment(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<Answer> {

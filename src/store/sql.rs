@@ -805,6 +805,26 @@ macro_rules! sql_store {
                     .transpose()
             }
 
+            async fn upcoming_appointments(
+                &self,
+                customer: CustomerId,
+                from: DateTime<Utc>,
+            ) -> StoreResult<Vec<Appointment>> {
+                sqlx::query(
+                    "SELECT * FROM appointments
+                     WHERE customer_id = $1 AND status = 'booked' AND starts_at >= $2
+                     ORDER BY starts_at LIMIT 20",
+                )
+                .bind(customer.0)
+                .bind(from)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(appointment)
+                .collect()
+            }
+
             async fn staff_appointments(
                 &self,
                 staff_id: StaffId,

@@ -823,14 +823,19 @@ async fn a_booking_repeated_after_its_cancellation_books_afresh() {
         .function("book_appointment", call_id, args.clone())
         .await;
     assert_eq!(first["ok"], true, "{first}");
+    // On the phone the caller knows the spoken reference, not the id.
     let cancelled = app
         .function(
             "cancel_appointment",
             call_id,
-            json!({"appointment_id": first["appointment_id"]}),
+            json!({"reference": first["reference"]}),
         )
         .await;
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(
+        cancelled["appointment_id"], first["appointment_id"],
+        "{cancelled}"
+    );
     let again = app
         .function("book_appointment", call_id, args.clone())
         .await;
@@ -842,6 +847,9 @@ async fn a_booking_repeated_after_its_cancellation_books_afresh() {
         first["reference"], again["reference"],
         "references tell bookings apart"
     );
+    // "Cancel my appointment": the caller's only upcoming one.
+    let mine = app.function("cancel_appointment", call_id, json!({})).await;
+    assert_eq!(mine["appointment_id"], again["appointment_id"], "{mine}");
 }
 
 /// A `call_ended` accepted (stored) by a server that stopped before its follow-up ran: the next
