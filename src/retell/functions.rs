@@ -374,7 +374,11 @@ fn dates_arg(
 }
 
 fn time_arg(args: Args<'_>) -> Result<Option<TimeWish>, ()> {
-    match args.loose_text(&["time", "time_preference", "preferred_time"]) {
+    time_arg_of(args, &["time", "time_preference", "preferred_time"])
+}
+
+fn time_arg_of(args: Args<'_>, keys: &[&str]) -> Result<Option<TimeWish>, ()> {
+    match args.loose_text(keys) {
         None => Ok(None),
         Some(raw) => parse_time_argument(&raw).map(Some).ok_or(()),
     }
@@ -728,12 +732,30 @@ fn reference(id: AppointmentId) -> String {
     hex[hex.len() - 8..].to_ascii_uppercase()
 }
 
+/// The args naming an existing appointment's day and time: `date`/`time` when cancelling; when
+/// rescheduling those are the new time, so the current one is `old_date`/`old_time`.
+struct AppointmentKeys {
+    date: &'static [&'static str],
+    time: &'static [&'static str],
+}
+
+const TO_CANCEL: AppointmentKeys = AppointmentKeys {
+    date: &["date", "day"],
+    time: &["time"],
+};
+
+const TO_MOVE: AppointmentKeys = AppointmentKeys {
+    date: &["old_date", "current_date"],
+    time: &["old_time", "current_time"],
+};
+
 /// The appointment the args mean, if it is this company's and still booked: by its id, or
 /// among the caller's upcoming appointments by the spoken reference, by day (and time), or as
 /// the only one they have. A caller on a later call knows no id, only "my appointment".
 async fn appointment_arg(
     ctx: &FunctionContext<'_>,
     args: Args<'_>,
+    keys: &AppointmentKeys,
 ) -> anyhow::Result<Option<Appointment>> {
     let company = ctx.active.context.company_id;
     if let Some(raw) = args.text(&["appointment_id", "booking_id"]) {
@@ -765,14 +787,14 @@ async fn appointment_arg(
             .collect::<String>()
             .to_ascii_uppercase()
     });
-    let day = match args.text(&["date", "day"]) {
+    let day = match args.text(keys.date) {
         Some(raw) => match parse_date_argument(raw, ctx.today()) {
             Some(DateWish::Day(day)) => Some(day),
             _ => return Ok(None),
         },
         None => None,
     };
-    let time = match time_arg(args) {
+    let time = match time_arg_of(args, keys.time) {
         Ok(Some(TimeWish::At(t))) => Some(t),
         _ => None,
     };
@@ -793,7 +815,7 @@ async fn appointment_arg(
 }
 
 async fn cancel_appointment(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<Answer> {
-    let Some(appointment) = appointment_arg(ctx, args).await? else {
+    let Some(appointment) = appointment_arg(ctx, args, &TO_CANCEL).await? else {
         return Ok(Answer::need(
             ctx.tongue,
             "unknown_appointment",
@@ -819,7 +841,7 @@ async fn reschedule_appointment(
     ctx: &FunctionContext<'_>,
     args: Args<'_>,
 ) -> anyhow::Result<Answer> {
-    let Some(old) = appointment_arg(ctx, args).await? else {
+    let Some(old) = appointment_arg(ctx, args, &TO_MOVE).await? else {
         return Ok(Answer::need(
             ctx.tongue,
             "unknown_appointment",

@@ -952,3 +952,50 @@ async fn a_followed_up_event_is_marked_processed() {
     .await;
     assert!(marked, "the event is marked processed after its follow-up");
 }
+
+/// "Move my appointment to 14:00": the caller's only upcoming appointment moves; the new time
+/// is booked before the old one is freed.
+#[actix_web::test]
+async fn a_caller_moves_their_appointment_without_knowing_its_id() {
+    let app = spawn_app().await;
+    let call_id = "call_moves_an_appointment_01";
+    let day = next_working_tuesday().format("%Y-%m-%d").to_string();
+    let booked = app
+        .function(
+            "book_appointment",
+            call_id,
+            json!({"service": "Zahnreinigung", "date": day, "time": "09:00"}),
+        )
+        .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+    let moved = app
+        .function(
+            "reschedule_appointment",
+            call_id,
+            json!({"old_date": day, "old_time": "09:00", "date": day, "time": "14:00"}),
+        )
+        .await;
+    assert_eq!(moved["ok"], true, "{moved}");
+    assert_eq!(
+        moved["previous_appointment_id"], booked["appointment_id"],
+        "{moved}"
+    );
+    assert!(
+        moved["start"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("T14:00"),
+        "{moved}"
+    );
+    assert!(
+        moved["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("verlegt"),
+        "{moved}"
+    );
+    // The old one is gone: only the new one is left to cancel.
+    let mine = app.function("cancel_appointment", call_id, json!({})).await;
+    assert_ne!(mine["appointment_id"], booked["appointment_id"], "{mine}");
+    assert_eq!(mine["status"], "cancelled", "{mine}");
+}
