@@ -159,10 +159,13 @@ pub struct ScoringConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsConfig {
-    /// Admin API requests per minute per client IP.
+    /// Admin API requests per minute per client IP; 0 turns the limit off.
     pub per_ip_per_minute: u32,
-    /// Admin API requests per minute per token.
+    /// Admin API requests per minute per token; 0 turns the limit off.
     pub per_token_per_minute: u32,
+    /// Take the client IP from `Forwarded` / `X-Forwarded-For` instead of the peer address.
+    /// Only behind a proxy that sets these headers itself: clients can send any value.
+    pub trust_forwarded_for: bool,
 }
 
 /// `[logging]`
@@ -481,6 +484,7 @@ impl Config {
             sla_high: minutes(c.sla_high_minutes),
             sla_normal: minutes(c.sla_normal_minutes),
             default_region: c.default_region.trim().to_ascii_uppercase(),
+            max_attempts: c.max_attempts,
             ..Default::default()
         }
     }

@@ -25,6 +25,9 @@ pub const RETELL_FUNCTIONS_TOTAL: &str = "callflow_retell_functions_total";
 /// Inbound calls answered without a branch (the number's default agent takes them).
 pub const RETELL_INBOUND_UNROUTED_TOTAL: &str = "callflow_retell_inbound_unrouted_total";
 
+/// Admin API requests answered 429, by the limit they hit (`ip` or `token`).
+pub const RATE_LIMITED_TOTAL: &str = "callflow_rate_limited_total";
+
 /// Latency buckets: fine-grained below 10 ms, where the webhook budgets are.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -115,6 +118,11 @@ fn describe() {
         RETELL_INBOUND_UNROUTED_TOTAL,
         Unit::Count,
         "Inbound calls that no branch could take."
+    );
+    describe_counter!(
+        RATE_LIMITED_TOTAL,
+        Unit::Count,
+        "Admin API requests refused with 429, by limit (ip or token)."
     );
     describe_gauge!(BUILD_INFO, "Build information; the value is always 1.");
     describe_gauge!(

@@ -91,6 +91,7 @@ impl Application {
             redis,
             metrics,
             readiness: readiness.clone(),
+            rate_limits: http::rate_limit::RateLimits::new(&config.rate_limits),
             config: config.clone(),
         });
         // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,

@@ -522,6 +522,29 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn update_callback(
+        &self,
+        callback: &CallbackRequest,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let mut tables = self.lock()?;
+        let Some(stored) = tables
+            .callbacks
+            .get_mut(&callback.id)
+            .filter(|c| c.company_id == callback.company_id && c.version == expected_version)
+        else {
+            return Ok(false);
+        };
+        *stored = CallbackRequest {
+            id: stored.id,
+            company_id: stored.company_id,
+            phone: stored.phone.clone(),
+            created_at: stored.created_at,
+            ..callback.clone()
+        };
+        Ok(true)
+    }
+
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()> {
         self.lock()?.tokens.push(token.clone());
         Ok(())
@@ -611,6 +634,53 @@ mod tests {
                 .await
                 .expect("read"),
             vec![ended]
+        );
+    }
+
+    #[actix_rt::test]
+    async fn callbacks_update_by_compare_and_swap_within_their_company() {
+        use crate::domain::callback::{new_callback, CallbackDraft, CallbackPolicy};
+        let store = MemoryStore::new();
+        let now = Utc
+            .with_ymd_and_hms(2030, 6, 3, 9, 0, 0)
+            .single()
+            .expect("valid time");
+        let draft = CallbackDraft {
+            company_id: CompanyId::new(),
+            branch_id: None,
+            customer_id: None,
+            phone: E164Number::parse("+4915123456789").expect("valid"),
+            name: None,
+            reason: "Termin".into(),
+            notes: None,
+            priority: None,
+            language: None,
+            source_call_id: None,
+            scheduled_for: None,
+        };
+        let cb = new_callback(
+            CallbackId::new(),
+            &draft,
+            Priority::Normal,
+            &CallbackPolicy::default(),
+            now,
+        );
+        store.insert_callback(&cb).await.expect("stored");
+        let changed = CallbackRequest {
+            status: CallbackStatus::Cancelled,
+            version: 2,
+            ..cb.clone()
+        };
+        let elsewhere = CallbackRequest {
+            company_id: CompanyId::new(),
+            ..changed.clone()
+        };
+        assert!(!store.update_callback(&elsewhere, 1).await.expect("update"));
+        assert!(store.update_callback(&changed, 1).await.expect("update"));
+        assert!(!store.update_callback(&changed, 1).await.expect("update"));
+        assert_eq!(
+            store.callback(cb.company_id, cb.id).await.expect("read"),
+            Some(changed)
         );
     }
 }

@@ -243,6 +243,16 @@ pub trait Store: Send + Sync + 'static {
         merge: MergeCallback<'_>,
     ) -> StoreResult<(CallbackRequest, Opened)>;
 
+    /// Replaces the stored callback `callback.id` of `callback.company_id` with `callback`, if
+    /// its stored version is still `expected_version` (compare-and-swap: `false`, and nothing
+    /// written, when someone else changed it first or no such callback exists for the company).
+    /// Identity, company, phone and creation time are never changed.
+    async fn update_callback(
+        &self,
+        callback: &CallbackRequest,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+
     /// Stores a new API token (hash only).
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;
     /// The unrevoked token with this hash.

@@ -2,12 +2,13 @@
 //! plus `"fields": {"name": "what is wrong"}` when submitted values are invalid (422).
 //! 5xx bodies never carry internals; the cause is logged with the request id instead.
 
-use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 /// An error answer with a stable machine-readable code and a sentence for people.
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub struct ApiError {
     fields: BTreeMap<String, String>,
     /// Answer with `WWW-Authenticate: Bearer` (a 401 of the bearer-token API).
     bearer_challenge: bool,
+    /// Answer with `Retry-After: <seconds>` (a 429).
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -42,6 +45,7 @@ impl ApiError {
             message: message.into(),
             fields: BTreeMap::new(),
             bearer_challenge: false,
+            retry_after: None,
         }
     }
 
@@ -100,6 +104,21 @@ impl ApiError {
         )
     }
 
+    /// 429 when a rate limit is exhausted; answered with `Retry-After` in whole seconds (at
+    /// least 1), rounded up from `wait`.
+    pub fn rate_limited(wait: Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; try again in {secs} s"),
+            )
+        }
+    }
+
     /// 503 while a dependency is down.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -135,6 +154,9 @@ impl ResponseError for ApiError {
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"callflow\""),
             ));
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((RETRY_AFTER, secs));
         }
         response.json(Body {
             error: Inner {

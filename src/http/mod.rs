@@ -4,6 +4,7 @@ pub mod api;
 pub mod error;
 mod health;
 pub mod middleware;
+pub mod rate_limit;
 
 use crate::cluster::RedisHolds;
 use crate::config::Config;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// The admin API's per-IP and per-token limiters, shared by every worker.
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 /// Set once the engine is started; `/readyz` answers 503 until then.
@@ -60,7 +63,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(health::metrics))
                 .configure(crate::retell::configure)
-                .service(api::scope())
+                // The per-IP limit covers only the admin API; Retell requests are signed.
+                .service(api::scope().wrap(from_fn(rate_limit::per_ip)))
                 .default_service(web::to(health::not_found)),
         );
 }

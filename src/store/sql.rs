@@ -386,7 +386,7 @@ macro_rules! sql_store {
                      assignment_reason = $12, language = $13, source_call_id = $14, scheduled_for = $15,
                      due_at = $16, attempts = $17, escalation_level = $18, version = $19, updated_at = $20,
                      assigned_at = $21, contacted_at = $22, completed_at = $23
-                 WHERE id = $1 AND version = $2",
+                 WHERE id = $1 AND version = $2 AND company_id = $24",
             )
             .bind(c.id.0)
             .bind(expected_version)
@@ -411,6 +411,7 @@ macro_rules! sql_store {
             .bind(c.assigned_at)
             .bind(c.contacted_at)
             .bind(c.completed_at)
+            .bind(c.company_id.0)
         }
 
         impl $store {
@@ -1004,6 +1005,14 @@ macro_rules! sql_store {
                 Err(StoreError::Conflict(
                     "the open callback for this number kept changing; try again".into(),
                 ))
+            }
+
+            async fn update_callback(&self, c: &CallbackRequest, expected_version: i64) -> StoreResult<bool> {
+                let done = update_callback_query(c, expected_version)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn insert_api_token(&self, t: &ApiToken) -> StoreResult<()> {

@@ -582,3 +582,422 @@ async fn the_api_answers_json_errors_for_unknown_paths_and_methods() {
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.json()["error"]["code"], "method_not_allowed");
 }
+
+/// `POST /api/v1/callbacks/{id}/{action}` with `body`, and `If-Match` when given.
+async fn act(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    action: &str,
+    body: &Value,
+    if_match: Option<i64>,
+) -> Answer {
+    let mut request = app
+        .request(Method::POST, &format!("/api/v1/callbacks/{id}/{action}"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .content_type("application/json");
+    if let Some(version) = if_match {
+        request = request.insert_header(("If-Match", format!("\"{version}\"")));
+    }
+    app.send(request, Some(body.to_string().into_bytes())).await
+}
+
+async fn bulk(app: &TestApp, token: &str, body: &Value) -> Answer {
+    let request = app
+        .request(Method::POST, "/api/v1/callbacks/bulk")
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .content_type("application/json");
+    app.send(request, Some(body.to_string().into_bytes())).await
+}
+
+/// Active staff members of the demo branch `branch` (an index into the demo's branches).
+fn staff_of(branch: usize) -> Vec<Staff> {
+    let demo = seed::demo_data();
+    let branch = demo.branches[branch].id;
+    demo.staff
+        .into_iter()
+        .filter(|s| s.branch_id == branch && s.active)
+        .collect()
+}
+
+/// Opens a callback at the demo's Berlin branch as `token`; its id.
+async fn open_in_berlin(app: &TestApp, token: &str, phone: &str) -> String {
+    let berlin = &seed::demo_data().branches[0];
+    let created = post(
+        app,
+        token,
+        &json!({"phone": phone, "reason": "Rückruf", "branch": berlin.slug}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.json()["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn a_callback_goes_through_its_whole_lifecycle(db: TestDb) {
+    let (app, admin) = app_with_admin(db).await;
+    let staff = &staff_of(0)[0];
+    let id = open_in_berlin(&app, &admin, "+49 30 7000001").await;
+
+    let assigned = act(
+        &app,
+        &admin,
+        &id,
+        "assign",
+        &json!({"staff_id": staff.id.to_string(), "note": "Stammkundin"}),
+        Some(1),
+    )
+    .await;
+    assert_eq!(assigned.status, 200, "{}", assigned.body);
+    let body = assigned.json();
+    assert_eq!(body["status"], "assigned");
+    assert_eq!(body["assigned_staff_id"], staff.id.to_string());
+    assert_eq!(body["version"], 2);
+    assert!(body["assigned_at"].is_string());
+    assert!(body["notes"]
+        .as_str()
+        .is_some_and(|n| n.contains("assigned to") && n.ends_with(":\nStammkundin")));
+
+    let contacted = act(
+        &app,
+        &admin,
+        &id,
+        "contact",
+        &json!({"version": 2, "note": "erreicht"}),
+        None,
+    )
+    .await;
+    assert_eq!(contacted.status, 200, "{}", contacted.body);
+    assert_eq!(contacted.json()["status"], "contacted");
+    assert!(contacted.json()["contacted_at"].is_string());
+
+    // No version: the current one is used.
+    let completed = act(&app, &admin, &id, "complete", &json!({}), None).await;
+    assert_eq!(completed.status, 200, "{}", completed.body);
+    assert_eq!(completed.json()["status"], "completed");
+    assert_eq!(completed.json()["version"], 4);
+    assert!(completed.json()["completed_at"].is_string());
+
+    let read = get(&app, &admin, &format!("/api/v1/callbacks/{id}")).await;
+    assert_eq!(read.json()["status"], "completed");
+    assert_eq!(read.json()["version"], 4);
+    let again = act(&app, &admin, &id, "cancel", &json!({}), None).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+}
+
+#[actix_web::test]
+async fn sqlite_a_callback_goes_through_its_whole_lifecycle() {
+    a_callback_goes_through_its_whole_lifecycle(TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn postgres_a_callback_goes_through_its_whole_lifecycle() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    a_callback_goes_through_its_whole_lifecycle(db).await;
+}
+
+#[actix_web::test]
+async fn illegal_transitions_and_stale_versions_are_409_saying_which() {
+    let (app, admin) = app_with_admin(TestDb::sqlite()).await;
+    let staff = &staff_of(0)[0];
+    let id = open_in_berlin(&app, &admin, "+49 30 7000002").await;
+
+    let early = act(&app, &admin, &id, "complete", &json!({}), None).await;
+    assert_eq!(early.status, 409, "{}", early.body);
+    assert_eq!(early.json()["error"]["code"], "conflict");
+    let message = early.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("illegal transition") && message.contains("pending"),
+        "{message}"
+    );
+
+    let assign = json!({"staff_id": staff.id.to_string()});
+    assert_eq!(
+        act(&app, &admin, &id, "assign", &assign, Some(1))
+            .await
+            .status,
+        200
+    );
+    // A second operator who also read version 1.
+    let stale = act(&app, &admin, &id, "cancel", &json!({}), Some(1)).await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_eq!(stale.json()["error"]["code"], "conflict");
+    assert!(
+        stale.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("version conflict")),
+        "{}",
+        stale.body
+    );
+    let stale_body = act(&app, &admin, &id, "contact", &json!({"version": 1}), None).await;
+    assert_eq!(stale_body.status, 409, "{}", stale_body.body);
+    let disagree = act(
+        &app,
+        &admin,
+        &id,
+        "contact",
+        &json!({"version": 3}),
+        Some(2),
+    )
+    .await;
+    assert_eq!(disagree.status, 422, "{}", disagree.body);
+    let read = get(&app, &admin, &format!("/api/v1/callbacks/{id}")).await;
+    assert_eq!(read.json()["status"], "assigned", "nothing overwritten");
+    assert_eq!(read.json()["version"], 2);
+
+    let unknown_action = act(&app, &admin, &id, "teleport", &json!({}), None).await;
+    assert_eq!(unknown_action.status, 404, "{}", unknown_action.body);
+}
+
+#[actix_web::test]
+async fn failed_attempts_close_a_callback_as_unreachable() {
+    let (app, admin) = app_with_admin(TestDb::sqlite()).await;
+    let staff = &staff_of(0)[0];
+    let assign = json!({"staff_id": staff.id.to_string()});
+
+    let id = open_in_berlin(&app, &admin, "+49 30 7000003").await;
+    assert_eq!(
+        act(&app, &admin, &id, "assign", &assign, None).await.status,
+        200
+    );
+    let bad = act(
+        &app,
+        &admin,
+        &id,
+        "attempt",
+        &json!({"outcome": "asleep"}),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.json()["fields"].get("outcome").is_some());
+    let missing = act(&app, &admin, &id, "attempt", &json!({}), None).await;
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    for (n, outcome) in ["no_answer", "busy", "no_answer"].into_iter().enumerate() {
+        let answer = act(
+            &app,
+            &admin,
+            &id,
+            "attempt",
+            &json!({"outcome": outcome, "note": "Mailbox"}),
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.json()["attempts"], n + 1);
+        let expected = if n < 2 { "assigned" } else { "unreachable" };
+        assert_eq!(answer.json()["status"], expected, "{}", answer.body);
+    }
+    let after = act(
+        &app,
+        &admin,
+        &id,
+        "attempt",
+        &json!({"outcome": "busy"}),
+        None,
+    )
+    .await;
+    assert_eq!(after.status, 409, "{}", after.body);
+
+    let wrong = open_in_berlin(&app, &admin, "+49 30 7000004").await;
+    assert_eq!(
+        act(&app, &admin, &wrong, "assign", &assign, None)
+            .await
+            .status,
+        200
+    );
+    let answer = act(
+        &app,
+        &admin,
+        &wrong,
+        "attempt",
+        &json!({"outcome": "wrong_number"}),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["status"], "unreachable");
+    assert_eq!(answer.json()["attempts"], 1);
+}
+
+#[actix_web::test]
+async fn staff_act_only_on_their_own_callbacks_and_never_assign() {
+    let (app, admin) = app_with_admin(TestDb::sqlite()).await;
+    let berlin_staff = staff_of(0);
+    let (me, colleague) = (&berlin_staff[0], &berlin_staff[1]);
+    let berlin = &seed::demo_data().branches[0];
+    let mine = token(&app, COMPANY_SLUG, Role::Staff, Some(me.id), None).await;
+    let manager = token(&app, COMPANY_SLUG, Role::Manager, None, Some(&berlin.slug)).await;
+
+    let own = open_in_berlin(&app, &admin, "+49 30 7000005").await;
+    let theirs = open_in_berlin(&app, &admin, "+49 30 7000006").await;
+    // A manager assigns within their branch.
+    let assigned = act(
+        &app,
+        &manager,
+        &own,
+        "assign",
+        &json!({"staff_id": me.id.to_string()}),
+        None,
+    )
+    .await;
+    assert_eq!(assigned.status, 200, "{}", assigned.body);
+    assert_eq!(
+        act(
+            &app,
+            &manager,
+            &theirs,
+            "assign",
+            &json!({"staff_id": colleague.id.to_string()}),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+
+    let not_mine = act(&app, &mine, &theirs, "contact", &json!({}), None).await;
+    assert_eq!(not_mine.status, 404, "{}", not_mine.body);
+    let no_assigning = act(
+        &app,
+        &mine,
+        &own,
+        "assign",
+        &json!({"staff_id": colleague.id.to_string()}),
+        None,
+    )
+    .await;
+    assert_eq!(no_assigning.status, 403, "{}", no_assigning.body);
+    let no_bulk_assigning = bulk(
+        &app,
+        &mine,
+        &json!({"action": "assign", "ids": [own], "staff_id": me.id.to_string()}),
+    )
+    .await;
+    assert_eq!(no_bulk_assigning.status, 403, "{}", no_bulk_assigning.body);
+
+    let contacted = act(&app, &mine, &own, "contact", &json!({}), Some(2)).await;
+    assert_eq!(contacted.status, 200, "{}", contacted.body);
+    let notes = contacted.json()["notes"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        notes.contains(&format!("contacted by {}", me.id)),
+        "{notes}"
+    );
+    let completed = act(&app, &mine, &own, "complete", &json!({}), None).await;
+    assert_eq!(completed.status, 200, "{}", completed.body);
+    assert_eq!(completed.json()["status"], "completed");
+
+    // Staff of another branch (or company) cannot be given a Berlin callback.
+    let hamburg = &staff_of(1)[0];
+    let elsewhere = open_in_berlin(&app, &admin, "+49 30 7000007").await;
+    for staff_id in [hamburg.id, StaffId::new()] {
+        let refused = act(
+            &app,
+            &admin,
+            &elsewhere,
+            "assign",
+            &json!({"staff_id": staff_id.to_string()}),
+            None,
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert!(refused.json()["fields"].get("staff_id").is_some());
+    }
+    let by_manager = act(
+        &app,
+        &manager,
+        &elsewhere,
+        "assign",
+        &json!({"staff_id": hamburg.id.to_string()}),
+        None,
+    )
+    .await;
+    assert_eq!(by_manager.status, 422, "{}", by_manager.body);
+}
+
+#[actix_web::test]
+async fn bulk_actions_answer_one_result_per_id() {
+    let (app, admin) = app_with_admin(TestDb::sqlite()).await;
+    let staff = &staff_of(0)[0];
+    let first = open_in_berlin(&app, &admin, "+49 30 7000008").await;
+    let second = open_in_berlin(&app, &admin, "+49 30 7000009").await;
+    let closed = open_in_berlin(&app, &admin, "+49 30 7000010").await;
+    assert_eq!(
+        act(&app, &admin, &closed, "cancel", &json!({}), None)
+            .await
+            .status,
+        200
+    );
+    let unknown = CallbackId::new().to_string();
+
+    let answer = bulk(
+        &app,
+        &admin,
+        &json!({
+            "action": "assign",
+            "ids": [first, "not-an-id", second, unknown, closed],
+            "staff_id": staff.id.to_string(),
+            "note": "Verteilung"
+        }),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body = answer.json();
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[0]["id"], first.as_str());
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[0]["status"], "assigned");
+    assert_eq!(results[1]["ok"], false);
+    assert_eq!(results[1]["error"]["code"], "not_found");
+    assert_eq!(results[2]["ok"], true);
+    assert_eq!(results[3]["error"]["code"], "not_found");
+    assert_eq!(results[4]["ok"], false);
+    assert_eq!(results[4]["error"]["code"], "conflict");
+
+    let completed = bulk(&app, &admin, &json!({"action": "complete", "ids": [first]})).await;
+    assert_eq!(completed.status, 200, "{}", completed.body);
+    assert_eq!(completed.json()["results"][0]["status"], "completed");
+
+    let too_many: Vec<String> = (0..101).map(|_| CallbackId::new().to_string()).collect();
+    let refused = bulk(&app, &admin, &json!({"action": "cancel", "ids": too_many})).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.json()["fields"].get("ids").is_some());
+    let bad_action = bulk(&app, &admin, &json!({"action": "contact", "ids": [second]})).await;
+    assert_eq!(bad_action.status, 422, "{}", bad_action.body);
+    let no_staff = bulk(&app, &admin, &json!({"action": "assign", "ids": [second]})).await;
+    assert_eq!(no_staff.status, 422, "{}", no_staff.body);
+}
+
+#[actix_web::test]
+async fn another_companys_callbacks_cannot_be_changed() {
+    let (app, ours) = app_with_admin(TestDb::sqlite()).await;
+    app.database
+        .store()
+        .upsert_company(&Company {
+            id: CompanyId::new(),
+            name: "Salon Kaya".into(),
+            slug: "salon-kaya".into(),
+            default_branch_id: None,
+        })
+        .await
+        .expect("stored");
+    let theirs = token(&app, "salon-kaya", Role::Admin, None, None).await;
+    let id = open_in_berlin(&app, &ours, "+49 30 7000011").await;
+    for action in ["contact", "complete", "cancel"] {
+        let answer = act(&app, &theirs, &id, action, &json!({}), None).await;
+        assert_eq!(answer.status, 404, "{action}: {}", answer.body);
+    }
+    let results = bulk(&app, &theirs, &json!({"action": "cancel", "ids": [id]})).await;
+    assert_eq!(results.json()["results"][0]["error"]["code"], "not_found");
+    let read = get(&app, &ours, &format!("/api/v1/callbacks/{id}")).await;
+    assert_eq!(read.json()["status"], "pending");
+    assert_eq!(read.json()["version"], 1);
+}

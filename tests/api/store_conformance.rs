@@ -54,6 +54,8 @@ conformance!(
     audit_entries_read_back_newest_first,
     a_call_log_batch_applies_in_order_and_dedupes_events,
     caller_history_is_the_branch_of_the_latest_appointment_or_call,
+    updating_a_callback_succeeds_once_per_version,
+    updating_a_callback_never_touches_another_companys,
 );
 
 async fn seeded(store: &Arc<dyn Store>) -> Demo {
@@ -896,5 +898,112 @@ async fn the_same_number_at_another_company_opens_its_own_callback(store: Arc<dy
     assert_eq!(
         store.callback(other.id, ours.0.id).await.expect("read"),
         None
+    );
+}
+
+async fn updating_a_callback_succeeds_once_per_version(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let original = callback(&demo, Priority::Normal, at(8, 0));
+    store.insert_callback(&original).await.expect("stored");
+    let changed = CallbackRequest {
+        status: CallbackStatus::Assigned,
+        assigned_staff_id: Some(demo.staff[0].id),
+        assignment_reason: Some("assigned manually".into()),
+        notes: Some("[2030-06-03 09:00 UTC] assigned".into()),
+        attempts: 1,
+        version: original.version + 1,
+        updated_at: at(9, 0),
+        assigned_at: Some(at(9, 0)),
+        // Identity, phone and creation time are never written.
+        phone: E164Number::parse("+4930999999").expect("valid"),
+        created_at: at(1, 0),
+        ..original.clone()
+    };
+    assert!(store
+        .update_callback(&changed, original.version)
+        .await
+        .expect("update"));
+    let stored = store
+        .callback(demo.company.id, original.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        stored,
+        CallbackRequest {
+            phone: original.phone.clone(),
+            created_at: original.created_at,
+            ..changed.clone()
+        }
+    );
+
+    // A second writer that read version 1 too loses: nothing is written.
+    let stale = CallbackRequest {
+        status: CallbackStatus::Cancelled,
+        version: original.version + 1,
+        ..original.clone()
+    };
+    assert!(!store
+        .update_callback(&stale, original.version)
+        .await
+        .expect("update"));
+    let unknown = CallbackRequest {
+        id: CallbackId::new(),
+        ..changed.clone()
+    };
+    assert!(!store
+        .update_callback(&unknown, changed.version)
+        .await
+        .expect("update"));
+    let after = store
+        .callback(demo.company.id, original.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(after, stored, "the stale write changed nothing");
+
+    let next = CallbackRequest {
+        status: CallbackStatus::Completed,
+        version: stored.version + 1,
+        completed_at: Some(at(10, 0)),
+        ..stored.clone()
+    };
+    assert!(store
+        .update_callback(&next, stored.version)
+        .await
+        .expect("update"));
+    assert_eq!(
+        store
+            .callback(demo.company.id, original.id)
+            .await
+            .expect("read")
+            .map(|c| (c.status, c.version)),
+        Some((CallbackStatus::Completed, 3))
+    );
+}
+
+async fn updating_a_callback_never_touches_another_companys(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let ours = callback(&demo, Priority::Normal, at(8, 0));
+    store.insert_callback(&ours).await.expect("stored");
+    let other = CompanyId::new();
+    let hijack = CallbackRequest {
+        company_id: other,
+        status: CallbackStatus::Cancelled,
+        version: ours.version + 1,
+        ..ours.clone()
+    };
+    assert!(!store
+        .update_callback(&hijack, ours.version)
+        .await
+        .expect("update"));
+    assert_eq!(
+        store
+            .callback(demo.company.id, ours.id)
+            .await
+            .expect("read")
+            .as_ref(),
+        Some(&ours),
+        "untouched"
     );
 }

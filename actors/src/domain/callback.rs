@@ -5,10 +5,13 @@
 //! about the caller, then goes through the same rules here: text is cleaned and bounded, the
 //! priority is computed, the deadline follows the priority, and a repeat request for the same
 //! number within the duplicate window merges into the open request instead of creating another.
+//!
+//! Once open, a callback moves through its lifecycle by [`transition`] (see there for the
+//! states and which step is allowed from which).
 
-use super::ids::{BranchId, CallId, CallbackId, CompanyId, CustomerId};
+use super::ids::{BranchId, CallId, CallbackId, CompanyId, CustomerId, StaffId};
 use super::language::Language;
-use super::model::{CallbackRequest, CallbackStatus, Customer, Priority};
+use super::model::{AttemptOutcome, CallbackRequest, CallbackStatus, Customer, Priority};
 use super::phone::E164Number;
 use chrono::{DateTime, Duration, Utc};
 
@@ -32,8 +35,10 @@ pub struct CallbackPolicy {
     pub max_reason_chars: usize,
     /// Longest notes of one request, in characters.
     pub max_notes_chars: usize,
-    /// Longest notes a callback accumulates over merges, in characters.
+    /// Longest notes a callback accumulates over merges and lifecycle steps, in characters.
     pub max_merged_notes_chars: usize,
+    /// Failed contact attempts after which a callback closes as unreachable.
+    pub max_attempts: u32,
 }
 
 impl Default for CallbackPolicy {
@@ -49,6 +54,7 @@ impl Default for CallbackPolicy {
             max_reason_chars: 500,
             max_notes_chars: 2000,
             max_merged_notes_chars: 8000,
+            max_attempts: 3,
         }
     }
 }
@@ -336,12 +342,219 @@ fn append_note(
         entry.push('\n');
         entry.push_str(&extra);
     }
+    append_entry(notes, &entry, policy)
+}
+
+/// One step in the life of a callback, as an operator (or the SLA monitor) takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallbackAction {
+    /// Make `staff` responsible (also hands an assigned callback over to someone else).
+    Assign {
+        /// Who is to call back.
+        staff: StaffId,
+        /// Why, or anything to hand over.
+        note: Option<String>,
+    },
+    /// The customer was reached.
+    Contact {
+        /// What was said.
+        note: Option<String>,
+    },
+    /// A call back failed.
+    Attempt {
+        /// How it failed.
+        outcome: AttemptOutcome,
+        /// Anything worth keeping.
+        note: Option<String>,
+    },
+    /// The matter is resolved.
+    Complete {
+        /// How.
+        note: Option<String>,
+    },
+    /// Withdrawn (the customer no longer needs it, it was a mistake, …).
+    Cancel {
+        /// Why.
+        note: Option<String>,
+    },
+    /// Past its deadline without contact (taken by the SLA monitor, never by an operator).
+    Expire,
+}
+
+impl CallbackAction {
+    /// The action's name, as in the API path (`assign`, `contact`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Assign { .. } => "assign",
+            Self::Contact { .. } => "contact",
+            Self::Attempt { .. } => "attempt",
+            Self::Complete { .. } => "complete",
+            Self::Cancel { .. } => "cancel",
+            Self::Expire => "expire",
+        }
+    }
+
+    fn note(&self) -> Option<&str> {
+        match self {
+            Self::Assign { note, .. }
+            | Self::Contact { note }
+            | Self::Attempt { note, .. }
+            | Self::Complete { note }
+            | Self::Cancel { note } => note.as_deref(),
+            Self::Expire => None,
+        }
+    }
+}
+
+/// Why [`transition`] refused a step.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The step is not allowed from the callback's state.
+    #[error("cannot {action} a callback that is {from}")]
+    NotAllowed {
+        /// The step asked for.
+        action: &'static str,
+        /// The state the callback is in.
+        from: CallbackStatus,
+    },
+    /// Only a callback past its deadline expires.
+    #[error("the callback is not due until {due_at}")]
+    NotDue {
+        /// Its deadline.
+        due_at: DateTime<Utc>,
+    },
+}
+
+/// The callback after `action`, taken by `actor_staff` (when a person acts) at `now`.
+///
+/// The lifecycle (any other step from any other state is [`TransitionError::NotAllowed`]):
+///
+/// | step       | from                          | to                                       |
+/// |------------|-------------------------------|------------------------------------------|
+/// | `assign`   | pending, assigned             | assigned (a reassignment hands it over)  |
+/// | `contact`  | assigned                      | contacted                                |
+/// | `attempt`  | assigned                      | assigned, or unreachable (see below)     |
+/// | `complete` | assigned, contacted           | completed                                |
+/// | `cancel`   | pending, assigned, contacted  | cancelled                                |
+/// | `expire`   | pending, assigned, past due   | expired                                  |
+///
+/// Contact-center practice: someone must own a callback before calling, so `contact` and
+/// `attempt` need an assignee; `complete` is allowed straight from assigned because matters
+/// also resolve without our call (the customer came by, called in, booked online). A contacted
+/// callback is not reassigned (whoever spoke to the customer finishes it; cancel and reopen
+/// otherwise), does not record failed attempts and never expires. Failed attempts count up;
+/// the `max_attempts`-th closes the callback as unreachable, and a wrong number closes it at
+/// once (there is no right number to try again).
+///
+/// Every step bumps the version, sets `updated_at` and appends a `[YYYY-MM-DD HH:MM UTC]` line
+/// naming it (and the note, if any) to the notes, bounded like merged notes. Assigning stamps
+/// `assigned_at` the first time, contact `contacted_at`, and every closing step
+/// `completed_at` (the time it was closed).
+pub fn transition(
+    callback: &CallbackRequest,
+    action: &CallbackAction,
+    actor_staff: Option<StaffId>,
+    now: DateTime<Utc>,
+    policy: &CallbackPolicy,
+) -> Result<CallbackRequest, TransitionError> {
+    use CallbackStatus::{
+        Assigned, Cancelled, Completed, Contacted, Expired, Pending, Unreachable,
+    };
+    let from = callback.status;
+    let refuse = || TransitionError::NotAllowed {
+        action: action.name(),
+        from,
+    };
+    let mut next = callback.clone();
+    let what = match action {
+        CallbackAction::Assign { staff, .. } => {
+            if !matches!(from, Pending | Assigned) {
+                return Err(refuse());
+            }
+            next.status = Assigned;
+            next.assigned_staff_id = Some(*staff);
+            next.assignment_reason = Some("assigned manually".into());
+            next.assigned_at = callback.assigned_at.or(Some(now));
+            format!("assigned to {staff}")
+        }
+        CallbackAction::Contact { .. } => {
+            if from != Assigned {
+                return Err(refuse());
+            }
+            next.status = Contacted;
+            next.contacted_at = Some(now);
+            "contacted".to_owned()
+        }
+        CallbackAction::Attempt { outcome, .. } => {
+            if from != Assigned {
+                return Err(refuse());
+            }
+            next.attempts = callback.attempts.saturating_add(1);
+            let closes =
+                *outcome == AttemptOutcome::WrongNumber || next.attempts >= policy.max_attempts;
+            let mut what = format!(
+                "attempt {} of {} failed: {}",
+                next.attempts,
+                policy.max_attempts,
+                outcome.as_str().replace('_', " ")
+            );
+            if closes {
+                next.status = Unreachable;
+                next.completed_at = Some(now);
+                what.push_str("; closed as unreachable");
+            }
+            what
+        }
+        CallbackAction::Complete { .. } => {
+            if !matches!(from, Assigned | Contacted) {
+                return Err(refuse());
+            }
+            next.status = Completed;
+            next.completed_at = Some(now);
+            "completed".to_owned()
+        }
+        CallbackAction::Cancel { .. } => {
+            if !from.is_open() {
+                return Err(refuse());
+            }
+            next.status = Cancelled;
+            next.completed_at = Some(now);
+            "cancelled".to_owned()
+        }
+        CallbackAction::Expire => {
+            if !matches!(from, Pending | Assigned) || callback.contacted_at.is_some() {
+                return Err(refuse());
+            }
+            if now <= callback.due_at {
+                return Err(TransitionError::NotDue {
+                    due_at: callback.due_at,
+                });
+            }
+            next.status = Expired;
+            next.completed_at = Some(now);
+            "expired without contact".to_owned()
+        }
+    };
+    let by = actor_staff.map(|s| format!(" by {s}")).unwrap_or_default();
+    let note = clean_optional(action.note(), |n| clean_notes(n, policy.max_notes_chars));
+    let mut entry = format!("[{} UTC] {what}{by}", now.format("%Y-%m-%d %H:%M"));
+    if let Some(note) = note {
+        entry.push_str(":\n");
+        entry.push_str(&note);
+    }
+    next.notes = Some(append_entry(callback.notes.as_deref(), &entry, policy));
+    next.version = callback.version + 1;
+    next.updated_at = now;
+    Ok(next)
+}
+
+/// `entry` appended to the notes, bounded to `max_merged_notes_chars`: the oldest notes (the
+/// original request) are the most valuable to keep, so what no longer fits is cut at the end.
+fn append_entry(notes: Option<&str>, entry: &str, policy: &CallbackPolicy) -> String {
     let combined = match notes.filter(|n| !n.is_empty()) {
         Some(before) => format!("{before}\n{entry}"),
-        None => entry,
+        None => entry.to_owned(),
     };
-    // The oldest notes (the original request) are the most valuable to keep; what no longer
-    // fits is cut at the end.
     clean_notes(&combined, policy.max_merged_notes_chars)
 }
 
@@ -638,5 +851,272 @@ mod tests {
         let notes = cb.notes.unwrap_or_default();
         assert!(notes.chars().count() <= 60, "{notes}");
         assert!(notes.starts_with("[2030-06-03 09:00 UTC]"), "{notes}");
+    }
+
+    fn pending() -> CallbackRequest {
+        new_callback(
+            CallbackId::new(),
+            &draft("Termin"),
+            Priority::Normal,
+            &CallbackPolicy::default(),
+            at(8, 0),
+        )
+    }
+
+    fn step(
+        cb: &CallbackRequest,
+        action: CallbackAction,
+        minute: u32,
+    ) -> Result<CallbackRequest, TransitionError> {
+        transition(cb, &action, None, at(9, minute), &CallbackPolicy::default())
+    }
+
+    fn assign(staff: StaffId) -> CallbackAction {
+        CallbackAction::Assign { staff, note: None }
+    }
+
+    fn attempt(outcome: AttemptOutcome) -> CallbackAction {
+        CallbackAction::Attempt {
+            outcome,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_callback_goes_from_pending_through_assigned_and_contacted_to_completed() {
+        let staff = StaffId::new();
+        let cb = pending();
+        let assigned = transition(
+            &cb,
+            &CallbackAction::Assign {
+                staff,
+                note: Some("  bitte heute\u{0} ".into()),
+            },
+            Some(StaffId::new()),
+            at(9, 0),
+            &CallbackPolicy::default(),
+        )
+        .expect("pending → assigned");
+        assert_eq!(assigned.status, CallbackStatus::Assigned);
+        assert_eq!(assigned.assigned_staff_id, Some(staff));
+        assert_eq!(assigned.assigned_at, Some(at(9, 0)));
+        assert_eq!(assigned.version, cb.version + 1);
+        assert_eq!(assigned.updated_at, at(9, 0));
+        let notes = assigned.notes.clone().unwrap_or_default();
+        assert!(
+            notes.starts_with(&format!("[2030-06-03 09:00 UTC] assigned to {staff} by ")),
+            "{notes}"
+        );
+        assert!(notes.ends_with(":\nbitte heute"), "{notes}");
+
+        let contacted = step(&assigned, CallbackAction::Contact { note: None }, 5)
+            .expect("assigned → contacted");
+        assert_eq!(contacted.status, CallbackStatus::Contacted);
+        assert_eq!(contacted.contacted_at, Some(at(9, 5)));
+        assert_eq!(contacted.assigned_at, Some(at(9, 0)), "kept");
+        let done = step(
+            &contacted,
+            CallbackAction::Complete {
+                note: Some("Termin gebucht".into()),
+            },
+            10,
+        )
+        .expect("contacted → completed");
+        assert_eq!(done.status, CallbackStatus::Completed);
+        assert_eq!(done.completed_at, Some(at(9, 10)));
+        assert_eq!(done.version, cb.version + 3);
+        assert!(done
+            .notes
+            .as_deref()
+            .is_some_and(|n| n.ends_with("\n[2030-06-03 09:10 UTC] completed:\nTermin gebucht")));
+    }
+
+    #[test]
+    fn illegal_steps_are_refused_naming_the_state() {
+        let cb = pending();
+        for action in [
+            CallbackAction::Contact { note: None },
+            CallbackAction::Complete { note: None },
+            attempt(AttemptOutcome::Busy),
+        ] {
+            let name = action.name();
+            assert_eq!(
+                step(&cb, action, 0),
+                Err(TransitionError::NotAllowed {
+                    action: name,
+                    from: CallbackStatus::Pending
+                })
+            );
+        }
+        let contacted = step(
+            &step(&cb, assign(StaffId::new()), 0).expect("assigned"),
+            CallbackAction::Contact { note: None },
+            1,
+        )
+        .expect("contacted");
+        assert!(step(&contacted, assign(StaffId::new()), 2).is_err());
+        assert!(step(&contacted, attempt(AttemptOutcome::NoAnswer), 2).is_err());
+        assert!(step(&contacted, CallbackAction::Contact { note: None }, 2).is_err());
+        let done = step(&contacted, CallbackAction::Complete { note: None }, 3).expect("done");
+        for action in [
+            assign(StaffId::new()),
+            CallbackAction::Cancel { note: None },
+            CallbackAction::Complete { note: None },
+            CallbackAction::Expire,
+        ] {
+            let refused = step(&done, action, 4).expect_err("closed");
+            assert_eq!(
+                refused.to_string(),
+                format!(
+                    "cannot {} a callback that is completed",
+                    match refused {
+                        TransitionError::NotAllowed { action, .. } => action,
+                        TransitionError::NotDue { .. } => "?",
+                    }
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn completing_straight_from_assigned_and_reassigning_are_allowed() {
+        let (first, second) = (StaffId::new(), StaffId::new());
+        let assigned = step(&pending(), assign(first), 0).expect("assigned");
+        let handed_over = step(&assigned, assign(second), 5).expect("reassigned");
+        assert_eq!(handed_over.assigned_staff_id, Some(second));
+        assert_eq!(handed_over.assigned_at, Some(at(9, 0)), "first assignment");
+        let done = step(&handed_over, CallbackAction::Complete { note: None }, 6)
+            .expect("assigned → completed");
+        assert_eq!(done.contacted_at, None);
+    }
+
+    #[test]
+    fn any_open_callback_can_be_cancelled() {
+        let cb = pending();
+        let assigned = step(&cb, assign(StaffId::new()), 0).expect("assigned");
+        let contacted =
+            step(&assigned, CallbackAction::Contact { note: None }, 1).expect("contacted");
+        for open in [&cb, &assigned, &contacted] {
+            let cancelled =
+                step(open, CallbackAction::Cancel { note: None }, 2).expect("cancelled");
+            assert_eq!(cancelled.status, CallbackStatus::Cancelled);
+            assert_eq!(cancelled.completed_at, Some(at(9, 2)));
+        }
+        let cancelled = step(&cb, CallbackAction::Cancel { note: None }, 2).expect("cancelled");
+        assert!(step(&cancelled, CallbackAction::Cancel { note: None }, 3).is_err());
+    }
+
+    #[test]
+    fn failed_attempts_count_up_and_the_last_allowed_one_closes_as_unreachable() {
+        let policy = CallbackPolicy::default();
+        assert_eq!(policy.max_attempts, 3);
+        let mut cb = step(&pending(), assign(StaffId::new()), 0).expect("assigned");
+        for (n, outcome) in [AttemptOutcome::NoAnswer, AttemptOutcome::Busy]
+            .into_iter()
+            .enumerate()
+        {
+            cb = step(&cb, attempt(outcome), 1).expect("attempt");
+            assert_eq!(cb.attempts, n as u32 + 1);
+            assert_eq!(cb.status, CallbackStatus::Assigned);
+            assert_eq!(cb.completed_at, None);
+        }
+        let closed = step(&cb, attempt(AttemptOutcome::NoAnswer), 2).expect("third");
+        assert_eq!(closed.status, CallbackStatus::Unreachable);
+        assert_eq!(closed.attempts, 3);
+        assert_eq!(closed.completed_at, Some(at(9, 2)));
+        assert!(closed.notes.as_deref().is_some_and(|n| n.ends_with(
+            "[2030-06-03 09:02 UTC] attempt 3 of 3 failed: no answer; closed as unreachable"
+        )));
+        assert!(step(&closed, attempt(AttemptOutcome::NoAnswer), 3).is_err());
+
+        let one = CallbackPolicy {
+            max_attempts: 1,
+            ..CallbackPolicy::default()
+        };
+        let assigned = step(&pending(), assign(StaffId::new()), 0).expect("assigned");
+        let closed = transition(
+            &assigned,
+            &attempt(AttemptOutcome::Busy),
+            None,
+            at(9, 1),
+            &one,
+        )
+        .expect("attempt");
+        assert_eq!(closed.status, CallbackStatus::Unreachable);
+    }
+
+    #[test]
+    fn a_wrong_number_closes_as_unreachable_at_once() {
+        let assigned = step(&pending(), assign(StaffId::new()), 0).expect("assigned");
+        let closed = step(&assigned, attempt(AttemptOutcome::WrongNumber), 1).expect("attempt");
+        assert_eq!(closed.status, CallbackStatus::Unreachable);
+        assert_eq!(closed.attempts, 1);
+    }
+
+    #[test]
+    fn only_uncontacted_callbacks_past_their_deadline_expire() {
+        let cb = pending();
+        let early = transition(
+            &cb,
+            &CallbackAction::Expire,
+            None,
+            cb.due_at,
+            &CallbackPolicy::default(),
+        );
+        assert_eq!(early, Err(TransitionError::NotDue { due_at: cb.due_at }));
+        let late = cb.due_at + Duration::minutes(1);
+        let expired = transition(
+            &cb,
+            &CallbackAction::Expire,
+            None,
+            late,
+            &CallbackPolicy::default(),
+        )
+        .expect("expired");
+        assert_eq!(expired.status, CallbackStatus::Expired);
+        assert_eq!(expired.completed_at, Some(late));
+        let contacted = step(
+            &step(&cb, assign(StaffId::new()), 0).expect("assigned"),
+            CallbackAction::Contact { note: None },
+            1,
+        )
+        .expect("contacted");
+        assert!(transition(
+            &contacted,
+            &CallbackAction::Expire,
+            None,
+            late,
+            &CallbackPolicy::default()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn lifecycle_notes_stay_bounded() {
+        let p = CallbackPolicy {
+            max_merged_notes_chars: 80,
+            max_attempts: 1000,
+            ..CallbackPolicy::default()
+        };
+        let mut cb = step(&pending(), assign(StaffId::new()), 0).expect("assigned");
+        for minute in 0..30 {
+            cb = transition(
+                &cb,
+                &CallbackAction::Attempt {
+                    outcome: AttemptOutcome::Busy,
+                    note: Some("besetzt ".repeat(20)),
+                },
+                None,
+                at(10, minute),
+                &p,
+            )
+            .expect("attempt");
+        }
+        let notes = cb.notes.unwrap_or_default();
+        assert!(notes.chars().count() <= 80, "{notes}");
+        assert!(
+            notes.starts_with("[2030-06-03 09:00 UTC] assigned"),
+            "{notes}"
+        );
     }
 }

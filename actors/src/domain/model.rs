@@ -417,6 +417,18 @@ impl CallbackStatus {
     }
 }
 
+text_enum!(
+    /// Why an attempt to call a customer back failed.
+    AttemptOutcome {
+        /// Nobody picked up.
+        NoAnswer = "no_answer",
+        /// The line was busy.
+        Busy = "busy",
+        /// The number does not belong to the customer (closes the callback at once).
+        WrongNumber = "wrong_number",
+    }
+);
+
 /// A request to call a customer back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallbackRequest {

@@ -338,7 +338,10 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| {
                 ApiError::internal(&std::io::Error::other("AppState is not registered"))
             })?;
-            authenticate(&*state.store, &secret).await
+            let caller = authenticate(&*state.store, &secret).await?;
+            // Counted only once the token is accepted; a bad token counts against its IP.
+            state.rate_limits.check_token(caller.token_id)?;
+            Ok(caller)
         })
     }
 }

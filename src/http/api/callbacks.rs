@@ -3,18 +3,36 @@
 //!
 //! `POST` answers 201 Created with the new callback and `"merged": false`, or 200 OK with the
 //! open callback the request merged into and `"merged": true`; both carry `Location`.
+//!
+//! The lifecycle (rules in `callflow_actors::domain::callback::transition`):
+//! `POST /api/v1/callbacks/{id}/{assign|contact|attempt|complete|cancel}` with a JSON body
+//! (`note` on all of them, `staff_id` for assign, `outcome` for attempt; an empty body is
+//! `{}`) answers 200 with the changed callback. Every step is a compare-and-swap on the
+//! callback's version: give the version you saw as `If-Match: 3` (or `"3"`) or as `"version": 3`
+//! in the body (both must agree when both are given); with neither, the version read just
+//! before the write is used, which still never overwrites a concurrent change (the write fails
+//! with 409 instead) but may act on a state the client has not seen. 409 `conflict` says
+//! whether the version was stale or the step is not allowed from the callback's state.
+//! Staff act only on callbacks assigned to them and may not assign or cancel (403); managers act within their
+//! branch, admins within their company. `POST /api/v1/callbacks/bulk` applies one of assign,
+//! complete or cancel to up to 100 callbacks, each at its current version, and answers 200 with
+//! one result per id.
 
 use super::auth::{find_branch, store_error, Caller};
 use crate::callbacks::{open_callback_for_caller, Opened};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
-use actix_web::{web, HttpResponse};
-use callflow_actors::domain::callback::{clean_notes, clean_text, CallbackDraft, CallbackPolicy};
+use actix_web::http::header::{IF_MATCH, LOCATION};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use callflow_actors::domain::callback::{
+    clean_notes, clean_text, transition, CallbackAction, CallbackDraft, CallbackPolicy,
+};
 use callflow_actors::domain::extraction::mentions_urgency;
 use callflow_actors::domain::*;
 use callflow_actors::CallbackFilter;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -80,7 +98,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = read_body(body.into_inner())?;
+    let input: NewCallback = read_body(body.into_inner())?;
     let policy = state.config.callback_policy();
     let mut checked = check(&input, &policy);
     let branch = resolve_branch(&state, &caller, input.branch.as_deref(), &mut checked).await?;
@@ -163,8 +181,9 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(callback))
 }
 
-/// Reads the JSON value as a [`NewCallback`], naming the field a wrong type or unknown key is on.
-fn read_body(value: serde_json::Value) -> Result<NewCallback, ApiError> {
+/// Reads the JSON value as a `T` (a [`NewCallback`], an [`ActionBody`]), naming the field a
+/// wrong type or unknown key is on.
+fn read_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
@@ -184,7 +203,11 @@ fn read_body(value: serde_json::Value) -> Result<NewCallback, ApiError> {
             path
         };
         let message = if message.starts_with("unknown field") {
-            "is not a field of a callback".to_owned()
+            "is not a field of this request".to_owned()
+        } else if field == "version" {
+            "must be a whole number".to_owned()
+        } else if field.starts_with("ids") {
+            "must be a list of callback ids".to_owned()
         } else {
             "must be a string".to_owned()
         };
@@ -342,4 +365,406 @@ fn list_filter(query: &ListQuery) -> Result<CallbackFilter, ApiError> {
         limit: limit.unwrap_or(CallbackFilter::DEFAULT_LIMIT),
         ..CallbackFilter::default()
     })
+}
+
+/// Most callbacks one bulk request acts on.
+pub const MAX_BULK_IDS: usize = 100;
+
+/// The body of `POST /api/v1/callbacks/{id}/{action}`; which fields an action takes is checked
+/// after reading.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    staff_id: Option<String>,
+    outcome: Option<String>,
+    note: Option<String>,
+    version: Option<i64>,
+}
+
+/// The body of `POST /api/v1/callbacks/bulk`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    action: Option<String>,
+    ids: Option<Vec<String>>,
+    staff_id: Option<String>,
+    note: Option<String>,
+}
+
+/// Why one callback could not be changed (the whole answer for one id, one result in bulk).
+#[derive(Debug)]
+enum Refusal {
+    NotFound,
+    Invalid(BTreeMap<String, String>),
+    Conflict(String),
+    /// Not about the callback: the store failed. Ends a bulk request too.
+    Failed(ApiError),
+}
+
+impl Refusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Invalid(_) => "invalid",
+            Self::Conflict(_) => "conflict",
+            Self::Failed(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::NotFound => "no such callback".into(),
+            Self::Conflict(m) => m.clone(),
+            Self::Invalid(fields) => fields
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Self::Failed(e) => e.to_string(),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound => ApiError::not_found("no such callback"),
+            Refusal::Invalid(fields) => ApiError::invalid_fields(fields),
+            Refusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            Refusal::Failed(e) => e,
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid(BTreeMap::from([(field.to_owned(), message.into())]))
+}
+
+fn stale(expected: i64, current: i64) -> Refusal {
+    Refusal::Conflict(format!(
+        "version conflict: the callback is at version {current}, not {expected}; \
+         someone else changed it, read it again"
+    ))
+}
+
+/// `POST /api/v1/callbacks/{id}/{action}`
+pub async fn act(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (id, action_name) = path.into_inner();
+    if !matches!(
+        action_name.as_str(),
+        "assign" | "contact" | "attempt" | "complete" | "cancel"
+    ) {
+        return Err(ApiError::route_not_found());
+    }
+    managers_only(&caller, &action_name)?;
+    let body: ActionBody = read_optional_body(&body)?;
+    let expected = expected_version(&req, body.version)?;
+    let action = action_from(&state, &caller, &action_name, &body).await?;
+    let now = Utc::now();
+    let changed = apply(&state, &caller, &id, &action, expected, now).await?;
+    Ok(HttpResponse::Ok().json(changed))
+}
+
+/// `POST /api/v1/callbacks/bulk`: `{"action": "assign"|"complete"|"cancel", "ids": [...],
+/// "staff_id"?, "note"?}`; 200 with `{"results": [{"id", "ok": true, "status", "version"} |
+/// {"id", "ok": false, "error": {"code", "message"}}]}` in the order of `ids`.
+pub async fn bulk(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body: BulkBody = read_optional_body(&body)?;
+    let mut problems = BTreeMap::new();
+    let action_name = body.action.as_deref().map(str::trim).unwrap_or("");
+    if !matches!(action_name, "assign" | "complete" | "cancel") {
+        problems.insert(
+            "action".to_owned(),
+            "must be one of assign, complete, cancel".to_owned(),
+        );
+    }
+    let ids = body.ids.clone().unwrap_or_default();
+    if ids.is_empty() || ids.len() > MAX_BULK_IDS {
+        problems.insert(
+            "ids".to_owned(),
+            format!("must list 1 to {MAX_BULK_IDS} callback ids"),
+        );
+    }
+    if action_name != "assign" && body.staff_id.is_some() {
+        problems.insert("staff_id".to_owned(), "is only for assign".to_owned());
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields(problems));
+    }
+    managers_only(&caller, action_name)?;
+    let action_body = ActionBody {
+        staff_id: body.staff_id.clone(),
+        outcome: None,
+        note: body.note.clone(),
+        version: None,
+    };
+    let action = action_from(&state, &caller, action_name, &action_body).await?;
+    let now = Utc::now();
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
+        let result = match apply(&state, &caller, &id, &action, None, now).await {
+            Ok(changed) => serde_json::json!({
+                "id": id,
+                "ok": true,
+                "status": changed.status,
+                "version": changed.version,
+            }),
+            Err(Refusal::Failed(e)) => return Err(e),
+            Err(refusal) => serde_json::json!({
+                "id": id,
+                "ok": false,
+                "error": {"code": refusal.code(), "message": refusal.message()},
+            }),
+        };
+        results.push(result);
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
+}
+
+/// Assigning and cancelling are for managers and admins: staff take what they are given and
+/// close it by contact and completion (or failed attempts).
+fn managers_only(caller: &Caller, action: &str) -> Result<(), ApiError> {
+    if caller.role == Role::Staff && matches!(action, "assign" | "cancel") {
+        return Err(ApiError::forbidden(format!(
+            "only managers and admins may {action} callbacks"
+        )));
+    }
+    Ok(())
+}
+
+/// A body that may be empty (read as `{}`) or a JSON object.
+fn read_optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiError> {
+    if raw.len() > super::MAX_JSON_BYTES {
+        return Err(ApiError::payload_too_large(super::MAX_JSON_BYTES));
+    }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let value: serde_json::Value = serde_json::from_slice(raw)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    read_body(value)
+}
+
+/// The version the client expects: `If-Match` (a number, quoted or not) or `version` in the
+/// body; 422 when they disagree or the header is not a version.
+fn expected_version(req: &HttpRequest, in_body: Option<i64>) -> Result<Option<i64>, ApiError> {
+    let header = match req.headers().get(IF_MATCH) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or("").trim();
+            let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+            Some(text.parse::<i64>().map_err(|_| {
+                ApiError::from(invalid(
+                    "If-Match",
+                    "must be the callback's version, a whole number",
+                ))
+            })?)
+        }
+    };
+    match (header, in_body) {
+        (Some(h), Some(b)) if h != b => Err(invalid(
+            "version",
+            "differs from the If-Match header; give one version",
+        )
+        .into()),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+/// The domain action a request asks for, with its input checked (422 naming the field).
+async fn action_from(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: &ActionBody,
+) -> Result<CallbackAction, ApiError> {
+    let policy = state.config.callback_policy();
+    let mut problems = BTreeMap::new();
+    let note = body
+        .note
+        .as_deref()
+        .map(|n| clean_notes(n, usize::MAX))
+        .filter(|n| !n.is_empty());
+    if note
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > policy.max_notes_chars)
+    {
+        problems.insert(
+            "note".to_owned(),
+            format!("must be at most {} characters", policy.max_notes_chars),
+        );
+    }
+    if name != "assign" && body.staff_id.is_some() {
+        problems.insert("staff_id".to_owned(), "is only for assign".to_owned());
+    }
+    if name != "attempt" && body.outcome.is_some() {
+        problems.insert("outcome".to_owned(), "is only for attempt".to_owned());
+    }
+    let action = match name {
+        "assign" => match body.staff_id.as_deref().map(str::trim) {
+            None | Some("") => {
+                problems.insert("staff_id".to_owned(), "is required".to_owned());
+                None
+            }
+            Some(raw) => match raw.parse::<StaffId>() {
+                Ok(staff) => {
+                    match assignable(state, caller, staff).await? {
+                        Ok(()) => {}
+                        Err(message) => {
+                            problems.insert("staff_id".to_owned(), message);
+                        }
+                    }
+                    Some(CallbackAction::Assign {
+                        staff,
+                        note: note.clone(),
+                    })
+                }
+                Err(_) => {
+                    problems.insert("staff_id".to_owned(), "is not a staff id".to_owned());
+                    None
+                }
+            },
+        },
+        "attempt" => match body.outcome.as_deref().map(str::trim) {
+            None | Some("") => {
+                problems.insert("outcome".to_owned(), "is required".to_owned());
+                None
+            }
+            Some(raw) => match raw.parse::<AttemptOutcome>() {
+                Ok(outcome) => Some(CallbackAction::Attempt {
+                    outcome,
+                    note: note.clone(),
+                }),
+                Err(_) => {
+                    problems.insert(
+                        "outcome".to_owned(),
+                        "must be one of no_answer, busy, wrong_number".to_owned(),
+                    );
+                    None
+                }
+            },
+        },
+        "contact" => Some(CallbackAction::Contact { note: note.clone() }),
+        "complete" => Some(CallbackAction::Complete { note: note.clone() }),
+        _ => Some(CallbackAction::Cancel { note: note.clone() }),
+    };
+    match action {
+        Some(action) if problems.is_empty() => Ok(action),
+        _ => Err(ApiError::invalid_fields(problems)),
+    }
+}
+
+/// Whether `staff` may be given callbacks by `caller`: an active staff member of the caller's
+/// company, and of the caller's branch for a manager. `Err` is the store failing; `Ok(Err)` the
+/// message for the `staff_id` field.
+async fn assignable(
+    state: &AppState,
+    caller: &Caller,
+    staff: StaffId,
+) -> Result<Result<(), String>, ApiError> {
+    Ok(match staff_member(state, caller.company_id, staff).await? {
+        None => Err("no such staff member".to_owned()),
+        Some(member) if !member.active => Err("is not active".to_owned()),
+        Some(member) if !caller.may_act_for(Some(member.branch_id)) => {
+            Err("works at another branch than yours".to_owned())
+        }
+        Some(_) => Ok(()),
+    })
+}
+
+/// The staff member `id` of `company`, if there is one.
+async fn staff_member(
+    state: &AppState,
+    company: CompanyId,
+    id: StaffId,
+) -> Result<Option<Staff>, ApiError> {
+    let branches = state
+        .store
+        .list_branches(Some(company))
+        .await
+        .map_err(store_error)?;
+    for branch in branches {
+        let staff = state
+            .store
+            .list_staff(Some(branch.id))
+            .await
+            .map_err(store_error)?;
+        if let Some(member) = staff.into_iter().find(|s| s.id == id) {
+            return Ok(Some(member));
+        }
+    }
+    Ok(None)
+}
+
+/// Loads the callback the caller may see, applies `action` and writes it back if it still has
+/// the expected version (or the version just read, without one).
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &CallbackAction,
+    expected: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<CallbackRequest, Refusal> {
+    let id: CallbackId = id.trim().parse().map_err(|_| Refusal::NotFound)?;
+    let current = state
+        .store
+        .callback(caller.company_id, id)
+        .await
+        .map_err(|e| Refusal::Failed(store_error(e)))?
+        .filter(|c| caller.may_see(c))
+        .ok_or(Refusal::NotFound)?;
+    let expected = expected.unwrap_or(current.version);
+    if expected != current.version {
+        return Err(stale(expected, current.version));
+    }
+    if let CallbackAction::Assign { staff, .. } = action {
+        // A callback of a branch goes to someone working there.
+        if let Some(branch) = current.branch_id {
+            let member = staff_member(state, caller.company_id, *staff)
+                .await
+                .map_err(Refusal::Failed)?;
+            if member.is_some_and(|m| m.branch_id != branch) {
+                return Err(invalid(
+                    "staff_id",
+                    "works at another branch than the callback's",
+                ));
+            }
+        }
+    }
+    let policy = state.config.callback_policy();
+    let changed = transition(&current, action, caller.staff_id, now, &policy)
+        .map_err(|e| Refusal::Conflict(format!("illegal transition: {e}")))?;
+    let written = state
+        .store
+        .update_callback(&changed, expected)
+        .await
+        .map_err(|e| Refusal::Failed(store_error(e)))?;
+    if !written {
+        let now_at = state
+            .store
+            .callback(caller.company_id, id)
+            .await
+            .map_err(|e| Refusal::Failed(store_error(e)))?
+            .map_or(expected + 1, |c| c.version);
+        return Err(stale(expected, now_at));
+    }
+    tracing::info!(
+        callback_id = %changed.id,
+        action = action.name(),
+        status = %changed.status,
+        token_id = %caller.token_id,
+        "callback changed"
+    );
+    Ok(changed)
 }

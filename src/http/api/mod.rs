@@ -34,8 +34,18 @@ pub fn scope() -> actix_web::Scope {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            web::resource("/callbacks/bulk")
+                .route(web::post().to(callbacks::bulk))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource("/callbacks/{id}")
                 .route(web::get().to(callbacks::get))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/callbacks/{id}/{action}")
+                .route(web::post().to(callbacks::act))
                 .default_service(web::to(method_not_allowed)),
         )
         .default_service(web::to(no_such_endpoint))
