@@ -103,15 +103,19 @@ pub async fn after_call_ended(
     let transcript = call.transcript.as_deref().unwrap_or_default();
     let info = &active.info;
     let today = now.with_timezone(&info.branch.time_zone).date_naive();
-    let services: Vec<Service> = info.services.iter().map(|s| (**s).clone()).collect();
-    let staff: Vec<Staff> = info.staff.iter().map(|s| (**s).clone()).collect();
     let calling_code = active
         .context
         .caller
         .as_ref()
         .and_then(E164Number::country_calling_code)
         .unwrap_or_else(|| "49".to_owned());
-    let found = extract(transcript, today, &services, &staff, &calling_code);
+    let found = extract(
+        transcript,
+        today,
+        &info.services,
+        &info.staff,
+        &calling_code,
+    );
     if bookings.failed == 0 && !found.booking_intent {
         return Ok(());
     }

@@ -23,6 +23,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Longest note or reason we keep from a function call (characters).
 const MAX_NOTE_CHARS: usize = 1000;
@@ -229,13 +230,14 @@ impl FunctionContext<'_> {
             .map(|t| t.with_timezone(&Utc))
     }
 
-    fn services(&self) -> Vec<Service> {
+    /// The company's service with this id, from the branch's cached catalogue.
+    fn service(&self, id: ServiceId) -> Option<Arc<Service>> {
         self.active
             .info
             .services
             .iter()
-            .map(|s| (**s).clone())
-            .collect()
+            .find(|s| s.id == id)
+            .cloned()
     }
 
     fn service_names(&self) -> Vec<String> {
@@ -340,13 +342,12 @@ fn clean(text: &str) -> String {
 }
 
 /// The service named in the args, or the answer to give when there is none.
-fn service_arg(ctx: &FunctionContext<'_>, args: Args<'_>) -> Result<Service, Answer> {
+fn service_arg(ctx: &FunctionContext<'_>, args: Args<'_>) -> Result<Arc<Service>, Answer> {
     let Some(named) = args.text(&["service", "service_name", "treatment"]) else {
         return Err(Answer::need(ctx.tongue, "missing_service", Need::Service));
     };
-    let services = ctx.services();
-    match match_service(named, &services) {
-        Some(service) => Ok(service.clone()),
+    match match_service(named, &ctx.active.info.services).and_then(|s| ctx.service(s.id)) {
+        Some(service) => Ok(service),
         None => Err(Answer::fail(
             "unknown_service",
             ctx.tongue.unknown_service(&ctx.service_names()),
@@ -386,14 +387,7 @@ fn time_arg_of(args: Args<'_>, keys: &[&str]) -> Result<Option<TimeWish>, ()> {
 
 fn staff_arg(ctx: &FunctionContext<'_>, args: Args<'_>) -> Option<StaffId> {
     let named = args.text(&["staff", "staff_name", "practitioner", "doctor"])?;
-    let staff: Vec<Staff> = ctx
-        .active
-        .info
-        .staff
-        .iter()
-        .map(|s| (**s).clone())
-        .collect();
-    match_staff(named, &staff).map(|s| s.id)
+    match_staff(named, &ctx.active.info.staff).map(|s| s.id)
 }
 
 async fn check_availability(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<Answer> {
@@ -538,7 +532,7 @@ fn canonical_json(value: &Value) -> String {
 struct Wanted {
     /// The branch of the slot (another branch's slot may have been offered).
     branch_id: BranchId,
-    service: Service,
+    service: Arc<Service>,
     staff: Option<StaffId>,
     start: DateTime<Utc>,
 }
@@ -552,12 +546,7 @@ fn wanted_slot(ctx: &FunctionContext<'_>, args: Args<'_>) -> Result<Wanted, Answ
             .decode(id)
             .map_err(|_| Answer::need(ctx.tongue, "invalid_slot", Need::Slot))?;
         let service = ctx
-            .active
-            .info
-            .services
-            .iter()
-            .find(|s| s.id == slot.service_id)
-            .map(|s| (**s).clone())
+            .service(slot.service_id)
             .ok_or_else(|| Answer::need(ctx.tongue, "invalid_slot", Need::Slot))?;
         // Offers can come from the company's other branches: book where the staff member works.
         let branch_id = ctx
@@ -848,14 +837,7 @@ async fn reschedule_appointment(
             Need::Appointment,
         ));
     };
-    let Some(service) = ctx
-        .active
-        .info
-        .services
-        .iter()
-        .find(|s| s.id == old.service_id)
-        .map(|s| (**s).clone())
-    else {
+    let Some(service) = ctx.service(old.service_id) else {
         return Ok(Answer::need(
             ctx.tongue,
             "unknown_appointment",

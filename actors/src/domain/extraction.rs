@@ -31,6 +31,7 @@ use super::model::{Service, Staff};
 use super::phone::E164Number;
 use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -157,8 +158,8 @@ pub struct Extracted {
 pub fn extract(
     transcript: &str,
     today: NaiveDate,
-    services: &[Service],
-    staff: &[Staff],
+    services: &[impl Borrow<Service>],
+    staff: &[impl Borrow<Staff>],
     default_country_calling_code: &str,
 ) -> Extracted {
     let text = caller_lines(transcript);
@@ -295,7 +296,9 @@ pub fn parse_date_argument(raw: &str, today: NaiveDate) -> Option<DateWish> {
 /// (one edit in words of 5+ letters, two in 9+) and English synonyms ("cleaning", "check-up",
 /// "filling", "whitening", "root canal", "crown", "toothache"). The best score wins, then the
 /// longest matched name; a tie between different services is ambiguous and gives `None`.
-pub fn match_service<'a>(text: &str, services: &'a [Service]) -> Option<&'a Service> {
+///
+/// Takes the catalogue as the engine caches it (`Arc<Service>`) or as plain values.
+pub fn match_service<'a>(text: &str, services: &'a [impl Borrow<Service>]) -> Option<&'a Service> {
     service_in(&tokenize(text), services)
 }
 
@@ -304,7 +307,7 @@ pub fn match_service<'a>(text: &str, services: &'a [Service]) -> Option<&'a Serv
 /// and small typos. The last mention wins; a mention that fits several staff members equally is
 /// ambiguous and gives `None`, unless an earlier mention already narrowed it to one of them.
 /// The caller's own name ("hier ist Anna Weber") is not a staff wish.
-pub fn match_staff<'a>(text: &str, staff: &'a [Staff]) -> Option<&'a Staff> {
+pub fn match_staff<'a>(text: &str, staff: &'a [impl Borrow<Staff>]) -> Option<&'a Staff> {
     let t = tokenize(text);
     let own_name = name_in(&t).map(|n| n.span);
     staff_in(&t, staff, own_name)
@@ -1732,12 +1735,12 @@ const NAME_FILLERS: &[&str] = &[
     "und", "and", "fur", "for", "mit", "with", "der", "die", "das", "the",
 ];
 
-fn service_in<'a>(t: &[Token<'_>], services: &'a [Service]) -> Option<&'a Service> {
+fn service_in<'a>(t: &[Token<'_>], services: &'a [impl Borrow<Service>]) -> Option<&'a Service> {
     let words = text_words(t);
     let terms: Vec<Term<'_>> = words.iter().map(|w| Term::new(w)).collect();
     let mut best: Option<((u32, usize), &Service)> = None;
     let mut tied = false;
-    for service in services.iter().filter(|s| s.active) {
+    for service in services.iter().map(Borrow::borrow).filter(|s| s.active) {
         let mut score = 0;
         let mut matched_len = 0;
         for part in catalogue_words(&service.name) {
@@ -1813,10 +1816,14 @@ fn could_be_name(t: &[Token<'_>], j: usize, continuing: bool) -> bool {
 
 fn staff_in<'a>(
     t: &[Token<'_>],
-    staff: &'a [Staff],
+    staff: &'a [impl Borrow<Staff>],
     skip: Option<Range<usize>>,
 ) -> Option<&'a Staff> {
-    let people: Vec<&Staff> = staff.iter().filter(|s| s.active).collect();
+    let people: Vec<&Staff> = staff
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|s| s.active)
+        .collect();
     // Every name part with its owner: (0, "anna"), (0, "schmidt"), (1, "mehmet"), …
     let owned: Vec<(usize, String)> = people
         .iter()
