@@ -1,6 +1,7 @@
 //! `/api/v1/callbacks` through HTTP: bearer tokens, validation, merging repeat requests,
 //! priorities, company and role scoping, and `callflow token create`.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{spawn_app, spawn_app_on, Answer, TestApp, TestDb};
 use awc::http::Method;
 use callflow::http::api::auth::{issue_token, TokenRequest};
@@ -116,18 +117,7 @@ async fn an_admin_opens_a_callback_and_reads_it_back(db: TestDb) {
     assert!(listed_ids(&none).is_empty());
 }
 
-#[actix_web::test]
-async fn sqlite_an_admin_opens_a_callback_and_reads_it_back() {
-    an_admin_opens_a_callback_and_reads_it_back(TestDb::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn postgres_an_admin_opens_a_callback_and_reads_it_back() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    an_admin_opens_a_callback_and_reads_it_back(db).await;
-}
+on_both_backends!(an_admin_opens_a_callback_and_reads_it_back);
 
 #[actix_web::test]
 async fn requests_without_a_valid_bearer_token_are_401_with_a_challenge() {
@@ -684,18 +674,7 @@ async fn a_callback_goes_through_its_whole_lifecycle(db: TestDb) {
     assert_eq!(again.status, 409, "{}", again.body);
 }
 
-#[actix_web::test]
-async fn sqlite_a_callback_goes_through_its_whole_lifecycle() {
-    a_callback_goes_through_its_whole_lifecycle(TestDb::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn postgres_a_callback_goes_through_its_whole_lifecycle() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    a_callback_goes_through_its_whole_lifecycle(db).await;
-}
+on_both_backends!(a_callback_goes_through_its_whole_lifecycle);
 
 #[actix_web::test]
 async fn illegal_transitions_and_stale_versions_are_409_saying_which() {

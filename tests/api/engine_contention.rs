@@ -2,6 +2,7 @@
 //! on one slot, and two engines (two nodes, each with its own staff actors) sharing one database,
 //! where only the database can decide.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::TestDb;
 use callflow::seed::{self, Demo};
 use callflow_actors::domain::*;
@@ -170,28 +171,6 @@ async fn two_engines_sharing_a_database_book_once(db: TestDb) {
     }
 }
 
-#[actix_web::test]
-async fn sqlite_five_hundred_simultaneous_attempts_on_one_slot_book_exactly_once() {
-    five_hundred_attempts_book_once(TestDb::sqlite()).await;
-}
+on_both_backends!(five_hundred_attempts_book_once);
 
-#[actix_web::test]
-async fn postgres_five_hundred_simultaneous_attempts_on_one_slot_book_exactly_once() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    five_hundred_attempts_book_once(db).await;
-}
-
-#[actix_web::test]
-async fn sqlite_two_engines_sharing_one_database_never_double_book() {
-    two_engines_sharing_a_database_book_once(TestDb::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn postgres_two_engines_sharing_one_database_never_double_book() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    two_engines_sharing_a_database_book_once(db).await;
-}
+on_both_backends!(two_engines_sharing_a_database_book_once);

@@ -259,3 +259,24 @@ impl TestApp {
             .request(method, format!("{}{path}", self.address))
     }
 }
+
+/// Runs each case (an `async fn(TestDb)`) as two tests, `<case>::sqlite` and `<case>::postgres`;
+/// the Postgres one is skipped without a server (a failure under `CALLFLOW_REQUIRE_SERVICES`).
+macro_rules! on_both_backends {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$case($crate::helpers::TestDb::sqlite()).await;
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(db) = $crate::helpers::TestDb::postgres().await {
+                    super::$case(db).await;
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use on_both_backends;

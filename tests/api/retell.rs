@@ -2,6 +2,7 @@
 //! from ../shared/retell, bad signatures, bad bodies, redeliveries and a whole demo call on
 //! SQLite and Postgres.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{skip, spawn_app, spawn_app_on, Answer, TestApp, TestDb, REQUIRE_SERVICES};
 use callflow::retell::signature;
 use callflow_actors::domain::{CallEvent, CallId, CallStatus};
@@ -660,20 +661,12 @@ async fn demo_call(app: &TestApp) {
     );
 }
 
-#[actix_web::test]
-async fn the_demo_call_works_end_to_end_on_sqlite() {
-    let app = spawn_app().await;
-    demo_call(&app).await;
-}
-
-#[actix_web::test]
-async fn the_demo_call_works_end_to_end_on_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
+async fn the_demo_call_works_end_to_end(db: TestDb) {
     let app = spawn_app_on(db, &[]).await;
     demo_call(&app).await;
 }
+
+on_both_backends!(the_demo_call_works_end_to_end);
 
 #[actix_web::test]
 async fn a_call_that_wanted_a_booking_and_got_none_becomes_a_callback() {
@@ -925,18 +918,7 @@ async fn an_unprocessed_event_is_replayed_at_start(db: TestDb) {
     assert_eq!(demo_callbacks(&*store).await.len(), 1);
 }
 
-#[actix_web::test]
-async fn an_event_accepted_before_a_stop_is_followed_up_at_the_next_start_on_sqlite() {
-    an_unprocessed_event_is_replayed_at_start(TestDb::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn an_event_accepted_before_a_stop_is_followed_up_at_the_next_start_on_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    an_unprocessed_event_is_replayed_at_start(db).await;
-}
+on_both_backends!(an_unprocessed_event_is_replayed_at_start);
 
 /// A webhook's follow-up marks its event processed, so a later start replays nothing.
 #[actix_web::test]
