@@ -7,9 +7,7 @@ use crate::branch::{FindSlots, SlotSearch};
 use crate::call::{
     BookingTried, CallContext, CallSummary, EndCall, HoldSettled, HoldTaken, TouchCall,
 };
-use crate::domain::availability::{
-    is_bookable, Interval, ServiceTiming, Slot, Unbookable, WorkPattern,
-};
+use crate::domain::availability::{branch_refuses, Interval, ServiceTiming, Slot, Unbookable};
 use crate::domain::calendar::{Hold, HoldId};
 use crate::domain::offer::OfferReason;
 use crate::domain::routing::{self, InboundCall, Routing};
@@ -451,7 +449,13 @@ impl Engine {
                     // Nobody is free: because the branch cannot be booked then at all (past,
                     // closed, off the grid), or because everyone qualified is busy.
                     return Ok(
-                        match self.branch_refuses(&entry.info, &service, req.start, now) {
+                        match branch_refuses(
+                            &entry.info.branch,
+                            &ServiceTiming::from(&*service),
+                            req.start,
+                            &self.settings.rules,
+                            now,
+                        ) {
                             Some(why) => {
                                 metrics::counter!(m::BOOKINGS_TOTAL, "outcome" => "unbookable")
                                     .increment(1);
@@ -595,35 +599,6 @@ impl Engine {
             }
         }
         Ok(Replay::Fresh(format!("{key}~{}", uuid::Uuid::new_v4())))
-    }
-
-    /// Why the branch itself cannot take a booking at `start` (whoever works there), if it can't.
-    fn branch_refuses(
-        &self,
-        info: &BranchInfo,
-        service: &Service,
-        start: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Option<Unbookable> {
-        let branch = &info.branch;
-        let always = WeeklyHours::default();
-        let pattern = WorkPattern {
-            time_zone: branch.time_zone,
-            opening_hours: &branch.opening_hours,
-            branch_overrides: &branch.date_overrides,
-            working_hours: &branch.opening_hours,
-            breaks: &always,
-            staff_overrides: &[],
-        };
-        is_bookable(
-            &pattern,
-            start,
-            &ServiceTiming::from(service),
-            &[],
-            &self.settings.rules,
-            now,
-        )
-        .err()
     }
 
     async fn refused(

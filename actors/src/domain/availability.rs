@@ -27,7 +27,7 @@
 //! a moving index, so a day costs O(grid candidates + busy intervals) and allocates only its
 //! result and its list of windows.
 
-use super::model::Service;
+use super::model::{Branch, Service};
 use super::schedule::{DateOverride, TimeRange, WeeklyHours};
 use chrono::{
     DateTime, Datelike, Days, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
@@ -503,6 +503,28 @@ pub fn next_free_slot(
         date = date.succ_opt()?;
     }
     None
+}
+
+/// Why the branch itself cannot take a booking at `start`, whoever works there (in the past, too
+/// soon, beyond the horizon, closed, off the slot grid), if it can't: tells "closed" from "taken"
+/// when no staff member is free.
+pub fn branch_refuses(
+    branch: &Branch,
+    timing: &ServiceTiming,
+    start: DateTime<Utc>,
+    rules: &SchedulingRules,
+    now: DateTime<Utc>,
+) -> Option<Unbookable> {
+    let no_breaks = WeeklyHours::default();
+    let pattern = WorkPattern {
+        time_zone: branch.time_zone,
+        opening_hours: &branch.opening_hours,
+        branch_overrides: &branch.date_overrides,
+        working_hours: &branch.opening_hours,
+        breaks: &no_breaks,
+        staff_overrides: &[],
+    };
+    is_bookable(&pattern, start, timing, &[], rules, now).err()
 }
 
 /// Whether a slot starting at `start` is bookable under the pattern, rules and busy set (used to
