@@ -4,6 +4,7 @@
 pub mod callbacks;
 pub mod cluster;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod retell;

@@ -124,6 +124,11 @@ fn describe() {
         Unit::Count,
         "Admin API requests refused with 429, by limit (ip or token)."
     );
+    describe_counter!(
+        crate::events::DOMAIN_EVENTS_TOTAL,
+        Unit::Count,
+        "Domain events published, by type."
+    );
     describe_gauge!(BUILD_INFO, "Build information; the value is always 1.");
     describe_gauge!(
         READY,

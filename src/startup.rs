@@ -8,6 +8,7 @@
 
 use crate::cluster::RedisHolds;
 use crate::config::Config;
+use crate::events::Events;
 use crate::http::{self, AppState, Readiness};
 use crate::metrics::Metrics;
 use crate::seed;
@@ -54,6 +55,7 @@ pub struct Application {
     database: Database,
     store: Arc<dyn Store>,
     engine: Engine,
+    events: Events,
 }
 
 impl Application {
@@ -85,6 +87,7 @@ impl Application {
 
         let readiness = Readiness::default();
         let config = Arc::new(config);
+        let events = Events::new();
         let state = web::Data::new(AppState {
             store: store.clone(),
             engine: engine.clone(),
@@ -93,6 +96,7 @@ impl Application {
             readiness: readiness.clone(),
             rate_limits: http::rate_limit::RateLimits::new(&config.rate_limits),
             config: config.clone(),
+            events: events.clone(),
         });
         // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,
         // before new events arrive; a failure here is logged and does not stop the start.
@@ -129,6 +133,7 @@ impl Application {
             database,
             store,
             engine,
+            events,
         })
     }
 
@@ -150,6 +155,11 @@ impl Application {
     /// The engine the server drives.
     pub fn engine(&self) -> Engine {
         self.engine.clone()
+    }
+
+    /// The domain-event publisher (tests subscribe to it).
+    pub fn events(&self) -> Events {
+        self.events.clone()
     }
 
     /// A handle to stop the server from elsewhere.

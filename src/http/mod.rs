@@ -31,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The admin API's per-IP and per-token limiters, shared by every worker.
     pub rate_limits: rate_limit::RateLimits,
+    /// Domain events: publish after a change is durable.
+    pub events: crate::events::Events,
 }
 
 /// Set once the engine is started; `/readyz` answers 503 until then.
