@@ -137,6 +137,12 @@ pub struct CallbacksConfig {
     pub max_attempts: u32,
     /// Highest escalation level.
     pub max_escalation_level: u32,
+    /// Whether new callbacks are assigned automatically.
+    pub auto_assign: bool,
+    /// Automatic assignment looks at staff at work within this many minutes.
+    pub assignment_horizon_minutes: u32,
+    /// Past the deadline at the highest level, a callback expires after this many minutes.
+    pub expire_after_minutes: u32,
 }
 
 /// `[scoring]`: weights of the staff-selection score, adding up to 1.
@@ -486,6 +492,30 @@ impl Config {
             default_region: c.default_region.trim().to_ascii_uppercase(),
             max_attempts: c.max_attempts,
             ..Default::default()
+        }
+    }
+}
+
+impl Config {
+    /// How callbacks are assigned automatically, from `[callbacks]`.
+    pub fn assignment_rules(&self) -> callflow_actors::domain::assignment::AssignmentRules {
+        callflow_actors::domain::assignment::AssignmentRules {
+            horizon: chrono::Duration::minutes(i64::from(
+                self.callbacks.assignment_horizon_minutes,
+            )),
+        }
+    }
+
+    /// How the SLA monitor warns, escalates and expires, from `[callbacks]`; an escalated
+    /// callback gets the urgent SLA.
+    pub fn sla_rules(&self) -> callflow_actors::domain::sla::SlaRules {
+        let c = &self.callbacks;
+        let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+        callflow_actors::domain::sla::SlaRules {
+            warning: minutes(c.sla_warning_minutes),
+            max_escalation_level: c.max_escalation_level,
+            expire_after: minutes(c.expire_after_minutes),
+            escalated_sla: minutes(c.sla_urgent_minutes),
         }
     }
 }

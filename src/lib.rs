@@ -1,6 +1,7 @@
 //! callflow: the server around the engine. Configuration, the SQL store, HTTP (Retell webhooks,
 //! health, metrics), start-up and shutdown.
 
+pub mod assignment;
 pub mod callbacks;
 pub mod cluster;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod retell;
 pub mod seed;
+pub mod sla;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use crate::events::Events;
 use crate::http::{self, AppState, Readiness};
 use crate::metrics::Metrics;
 use crate::seed;
+use crate::sla::{Clock, SlaDeps, SlaHandle, SystemClock};
 use crate::store::{Database, DatabaseError};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
@@ -56,11 +57,21 @@ pub struct Application {
     store: Arc<dyn Store>,
     engine: Engine,
     events: Events,
+    sla: SlaHandle,
 }
 
 impl Application {
     /// Connects, migrates, seeds when empty and binds; the server runs once awaited.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with the SLA monitor reading `clock` (tests pass a
+    /// [`crate::sla::ManualClock`] and fire what is due through [`Application::sla`]).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let metrics = Metrics::install()?;
         tracing::info!(url = %config.database.redacted_url(), "connecting to the database");
         let database = Database::connect(&config.database).await?;
@@ -88,6 +99,19 @@ impl Application {
         let readiness = Readiness::default();
         let config = Arc::new(config);
         let events = Events::new();
+        // The SLA monitor rebuilds its timers from the database before it takes any news,
+        // and hears of every later change through the events.
+        let sla = SlaHandle::start(
+            SlaDeps {
+                store: store.clone(),
+                events: events.clone(),
+                policy: config.callback_policy(),
+                rules: config.sla_rules(),
+                assignment: config.assignment_rules(),
+            },
+            clock,
+        );
+        events.subscribe(sla.listener());
         let state = web::Data::new(AppState {
             store: store.clone(),
             engine: engine.clone(),
@@ -97,6 +121,7 @@ impl Application {
             rate_limits: http::rate_limit::RateLimits::new(&config.rate_limits),
             config: config.clone(),
             events: events.clone(),
+            sla: sla.clone(),
         });
         // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,
         // before new events arrive; a failure here is logged and does not stop the start.
@@ -134,6 +159,7 @@ impl Application {
             store,
             engine,
             events,
+            sla,
         })
     }
 
@@ -160,6 +186,11 @@ impl Application {
     /// The domain-event publisher (tests subscribe to it).
     pub fn events(&self) -> Events {
         self.events.clone()
+    }
+
+    /// The SLA monitor.
+    pub fn sla(&self) -> SlaHandle {
+        self.sla.clone()
     }
 
     /// A handle to stop the server from elsewhere.

@@ -2,6 +2,7 @@
 //! same contract as the SQL stores (atomic overlap check, idempotency keys, event dedupe), and
 //! can be told to fail, to test how the engine copes with an unavailable database.
 
+use crate::domain::sla::CallbackEscalation;
 use crate::domain::*;
 use crate::store::{
     CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError, StoreResult,
@@ -26,6 +27,7 @@ struct Tables {
     /// when it was marked processed.
     events: HashMap<String, (usize, CallEvent, Option<DateTime<Utc>>)>,
     callbacks: HashMap<CallbackId, CallbackRequest>,
+    escalations: Vec<CallbackEscalation>,
     tokens: Vec<ApiToken>,
     audit: Vec<AuditEntry>,
 }
@@ -543,6 +545,100 @@ impl Store for MemoryStore {
             ..callback.clone()
         };
         Ok(true)
+    }
+
+    async fn open_callback_counts(&self, company: CompanyId) -> StoreResult<Vec<(StaffId, u32)>> {
+        let mut counts: HashMap<StaffId, u32> = HashMap::new();
+        for c in self.lock()?.callbacks.values() {
+            if c.company_id == company && c.status.is_open() {
+                if let Some(staff) = c.assigned_staff_id {
+                    *counts.entry(staff).or_default() += 1;
+                }
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    async fn staff_who_served(&self, customer: CustomerId) -> StoreResult<Vec<StaffId>> {
+        let tables = self.lock()?;
+        let mut served: Vec<(DateTime<Utc>, StaffId)> = tables
+            .appointments
+            .values()
+            .filter(|a| a.customer_id == customer && a.status != AppointmentStatus::Cancelled)
+            .map(|a| (a.starts_at, a.staff_id))
+            .collect();
+        served.sort_by(|a, b| b.cmp(a));
+        let mut seen = HashSet::new();
+        Ok(served
+            .into_iter()
+            .filter(|(_, s)| seen.insert(*s))
+            .map(|(_, s)| s)
+            .collect())
+    }
+
+    async fn watched_callbacks(
+        &self,
+        after: Option<(DateTime<Utc>, CallbackId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<CallbackRequest>> {
+        let mut page: Vec<CallbackRequest> = self
+            .lock()?
+            .callbacks
+            .values()
+            .filter(|c| matches!(c.status, CallbackStatus::Pending | CallbackStatus::Assigned))
+            .filter(|c| after.is_none_or(|cursor| (c.due_at, c.id) > cursor))
+            .cloned()
+            .collect();
+        page.sort_by_key(|c| (c.due_at, c.id));
+        page.truncate(limit as usize);
+        Ok(page)
+    }
+
+    async fn escalate_callback(
+        &self,
+        callback: &CallbackRequest,
+        expected_version: i64,
+        escalation: &CallbackEscalation,
+    ) -> StoreResult<bool> {
+        // One lock around both writes: the atomicity the SQL stores get from a transaction.
+        let mut tables = self.lock()?;
+        let Some(stored) = tables
+            .callbacks
+            .get_mut(&callback.id)
+            .filter(|c| c.company_id == callback.company_id && c.version == expected_version)
+        else {
+            return Ok(false);
+        };
+        *stored = CallbackRequest {
+            id: stored.id,
+            company_id: stored.company_id,
+            phone: stored.phone.clone(),
+            created_at: stored.created_at,
+            ..callback.clone()
+        };
+        tables.escalations.push(escalation.clone());
+        Ok(true)
+    }
+
+    async fn callback_escalations(
+        &self,
+        company: CompanyId,
+        callback: CallbackId,
+    ) -> StoreResult<Vec<CallbackEscalation>> {
+        let tables = self.lock()?;
+        if tables
+            .callbacks
+            .get(&callback)
+            .is_none_or(|c| c.company_id != company)
+        {
+            return Ok(Vec::new());
+        }
+        Ok(tables
+            .escalations
+            .iter()
+            .filter(|e| e.callback_id == callback)
+            .cloned()
+            .collect())
     }
 
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()> {

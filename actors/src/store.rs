@@ -4,6 +4,7 @@
 //! trait, so engine tests can run against any implementation. Implementations must make each
 //! method atomic: a call either happens completely or not at all.
 
+use crate::domain::sla::CallbackEscalation;
 use crate::domain::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -252,6 +253,35 @@ pub trait Store: Send + Sync + 'static {
         callback: &CallbackRequest,
         expected_version: i64,
     ) -> StoreResult<bool>;
+
+    // Assignment and SLA watching (issue 5).
+    /// Open callbacks (pending, assigned, contacted) per assignee of a company; staff with
+    /// none are absent.
+    async fn open_callback_counts(&self, company: CompanyId) -> StoreResult<Vec<(StaffId, u32)>>;
+    /// The staff members who served the customer: those of their appointments that were not
+    /// cancelled, most recent first, each once.
+    async fn staff_who_served(&self, customer: CustomerId) -> StoreResult<Vec<StaffId>>;
+    /// Up to `limit` pending or assigned callbacks of every company, by deadline then id,
+    /// starting after `after` (a keyset page: pass the last one's `(due_at, id)` for the next).
+    async fn watched_callbacks(
+        &self,
+        after: Option<(DateTime<Utc>, CallbackId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<CallbackRequest>>;
+    /// [`Store::update_callback`] and, in the same transaction, stores `escalation`: both or
+    /// neither (`false`, nothing written, when the version moved on).
+    async fn escalate_callback(
+        &self,
+        callback: &CallbackRequest,
+        expected_version: i64,
+        escalation: &CallbackEscalation,
+    ) -> StoreResult<bool>;
+    /// A company's callback's escalations, oldest first.
+    async fn callback_escalations(
+        &self,
+        company: CompanyId,
+        callback: CallbackId,
+    ) -> StoreResult<Vec<CallbackEscalation>>;
 
     /// Stores a new API token (hash only).
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;

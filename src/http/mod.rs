@@ -33,6 +33,8 @@ pub struct AppState {
     pub rate_limits: rate_limit::RateLimits,
     /// Domain events: publish after a change is durable.
     pub events: crate::events::Events,
+    /// The SLA monitor (told directly about changes that publish no event).
+    pub sla: crate::sla::SlaHandle,
 }
 
 /// Set once the engine is started; `/readyz` answers 503 until then.

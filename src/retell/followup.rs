@@ -66,10 +66,8 @@ pub async fn open_callback(
         source_call_id: Some(context.call_id.clone()),
         scheduled_for: ask.scheduled_for,
     };
-    let policy = state.config.callback_policy();
     let (callback, opened) = callbacks::open_callback_for_caller(
-        &*state.store,
-        &policy,
+        &callbacks::Opening::from_state(state),
         draft,
         mentions_urgency(&said),
         now,

@@ -17,6 +17,7 @@ macro_rules! sql_store {
         use crate::store::map_sqlx_error;
         use async_trait::async_trait;
         use callflow_actors::domain::*;
+        use callflow_actors::domain::sla::CallbackEscalation;
         use callflow_actors::store::{
             CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError,
             StoreResult,
@@ -1013,6 +1014,134 @@ macro_rules! sql_store {
                     .await
                     .map_err(map_sqlx_error)?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn open_callback_counts(&self, company_id: CompanyId) -> StoreResult<Vec<(StaffId, u32)>> {
+                sqlx::query(
+                    "SELECT assigned_staff_id, COUNT(*) AS open FROM callback_requests
+                     WHERE company_id = $1 AND assigned_staff_id IS NOT NULL
+                       AND status IN ('pending', 'assigned', 'contacted')
+                     GROUP BY assigned_staff_id",
+                )
+                .bind(company_id.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(|row| {
+                    let open: i64 = get(row, "open")?;
+                    Ok((
+                        StaffId(get(row, "assigned_staff_id")?),
+                        u32::try_from(open).unwrap_or(u32::MAX),
+                    ))
+                })
+                .collect()
+            }
+
+            async fn staff_who_served(&self, customer: CustomerId) -> StoreResult<Vec<StaffId>> {
+                sqlx::query(
+                    "SELECT staff_id, MAX(starts_at) AS last_seen FROM appointments
+                     WHERE customer_id = $1 AND status <> 'cancelled'
+                     GROUP BY staff_id ORDER BY last_seen DESC, staff_id",
+                )
+                .bind(customer.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(|row| Ok(StaffId(get(row, "staff_id")?)))
+                .collect()
+            }
+
+            async fn watched_callbacks(
+                &self,
+                after: Option<(DateTime<Utc>, CallbackId)>,
+                limit: u32,
+            ) -> StoreResult<Vec<CallbackRequest>> {
+                // Keyset paging on (due_at, id): every page is one index range scan of
+                // `callbacks_open_due`, however deep the page.
+                let rows = match after {
+                    None => sqlx::query(
+                        "SELECT * FROM callback_requests WHERE status IN ('pending', 'assigned')
+                         ORDER BY due_at, id LIMIT $1",
+                    )
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await,
+                    Some((due, id)) => sqlx::query(
+                        "SELECT * FROM callback_requests WHERE status IN ('pending', 'assigned')
+                           AND (due_at > $1 OR (due_at = $1 AND id > $2))
+                         ORDER BY due_at, id LIMIT $3",
+                    )
+                    .bind(due)
+                    .bind(id.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await,
+                };
+                rows.map_err(map_sqlx_error)?.iter().map(callback).collect()
+            }
+
+            async fn escalate_callback(
+                &self,
+                c: &CallbackRequest,
+                expected_version: i64,
+                e: &CallbackEscalation,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await.map_err(map_sqlx_error)?;
+                let done = update_callback_query(c, expected_version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                if done.rows_affected() != 1 {
+                    return Ok(false); // Dropping the transaction rolls it back.
+                }
+                sqlx::query(
+                    "INSERT INTO callback_escalations (callback_id, from_staff_id, to_staff_id, reason,
+                         level, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(e.callback_id.0)
+                .bind(e.from_staff_id.map(|s| s.0))
+                .bind(e.to_staff_id.map(|s| s.0))
+                .bind(&e.reason)
+                .bind(to_i32(e.level))
+                .bind(e.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+                tx.commit().await.map_err(map_sqlx_error)?;
+                Ok(true)
+            }
+
+            async fn callback_escalations(
+                &self,
+                company_id: CompanyId,
+                id: CallbackId,
+            ) -> StoreResult<Vec<CallbackEscalation>> {
+                sqlx::query(
+                    "SELECT e.* FROM callback_escalations e
+                     JOIN callback_requests c ON c.id = e.callback_id
+                     WHERE c.company_id = $1 AND e.callback_id = $2
+                     ORDER BY e.id",
+                )
+                .bind(company_id.0)
+                .bind(id.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(|row| {
+                    Ok(CallbackEscalation {
+                        callback_id: CallbackId(get(row, "callback_id")?),
+                        from_staff_id: get::<Option<Uuid>>(row, "from_staff_id")?.map(StaffId),
+                        to_staff_id: get::<Option<Uuid>>(row, "to_staff_id")?.map(StaffId),
+                        reason: get(row, "reason")?,
+                        level: count(row, "level")?,
+                        at: get(row, "created_at")?,
+                    })
+                })
+                .collect()
             }
 
             async fn insert_api_token(&self, t: &ApiToken) -> StoreResult<()> {

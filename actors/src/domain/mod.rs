@@ -3,6 +3,7 @@
 //! Nothing here knows about actors, HTTP, SQL or the clock: functions that need the time take
 //! `now` as an argument, so every rule is a plain function a `#[test]` can reach.
 
+pub mod assignment;
 pub mod availability;
 pub mod calendar;
 pub mod callback;
@@ -15,6 +16,7 @@ pub mod phone;
 pub mod routing;
 pub mod schedule;
 pub mod scoring;
+pub mod sla;
 pub mod slot_id;
 
 pub use ids::*;

@@ -6,7 +6,8 @@
 //!
 //! The lifecycle (rules in `callflow_actors::domain::callback::transition`):
 //! `POST /api/v1/callbacks/{id}/{assign|contact|attempt|complete|cancel}` with a JSON body
-//! (`note` on all of them, `staff_id` for assign, `outcome` for attempt; an empty body is
+//! (`note` on all of them, `staff_id` for assign (without one, the automatic assignment picks
+//! someone other than the current assignee; 409 when nobody qualifies), `outcome` for attempt; an empty body is
 //! `{}`) answers 200 with the changed callback. Every step is a compare-and-swap on the
 //! callback's version: give the version you saw as `If-Match: 3` (or `"3"`) or as `"version": 3`
 //! in the body (both must agree when both are given); with neither, the version read just
@@ -19,7 +20,8 @@
 //! one result per id.
 
 use super::auth::{find_branch, store_error, Caller};
-use crate::callbacks::{open_callback_for_caller, Opened};
+use crate::callbacks::{callback_event, open_callback_for_caller, Opened, Opening};
+use crate::events::EventType;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use actix_web::http::header::{IF_MATCH, LOCATION};
@@ -125,8 +127,7 @@ pub async fn create(
         scheduled_for: checked.scheduled_for,
     };
     let (callback, opened) = open_callback_for_caller(
-        &*state.store,
-        &policy,
+        &Opening::from_state(&state),
         draft,
         mentions_urgency(&said),
         Utc::now(),
@@ -581,13 +582,37 @@ fn expected_version(req: &HttpRequest, in_body: Option<i64>) -> Result<Option<i6
     }
 }
 
+/// What a lifecycle request asks for: a domain action, or an assignment to whoever the
+/// automatic assignment picks (`assign` without a `staff_id`).
+#[derive(Clone, Debug)]
+pub enum Requested {
+    /// Exactly this step.
+    Action(CallbackAction),
+    /// Assign to the automatic pick among the callback's branch staff (the current assignee
+    /// excluded: reassigning means someone else).
+    AutoAssign {
+        /// Why, or anything to hand over.
+        note: Option<String>,
+    },
+}
+
+impl Requested {
+    /// The action's name, as in the API path.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Action(action) => action.name(),
+            Self::AutoAssign { .. } => "assign",
+        }
+    }
+}
+
 /// The domain action a request asks for, with its input checked (422 naming the field).
 async fn action_from(
     state: &AppState,
     caller: &Caller,
     name: &str,
     body: &ActionBody,
-) -> Result<CallbackAction, ApiError> {
+) -> Result<Requested, ApiError> {
     let policy = state.config.callback_policy();
     let mut problems = BTreeMap::new();
     let note = body
@@ -613,8 +638,10 @@ async fn action_from(
     let action = match name {
         "assign" => match body.staff_id.as_deref().map(str::trim) {
             None | Some("") => {
-                problems.insert("staff_id".to_owned(), "is required".to_owned());
-                None
+                return match problems.is_empty() {
+                    true => Ok(Requested::AutoAssign { note }),
+                    false => Err(ApiError::invalid_fields(problems)),
+                };
             }
             Some(raw) => match raw.parse::<StaffId>() {
                 Ok(staff) => {
@@ -659,7 +686,7 @@ async fn action_from(
         _ => Some(CallbackAction::Cancel { note: note.clone() }),
     };
     match action {
-        Some(action) if problems.is_empty() => Ok(action),
+        Some(action) if problems.is_empty() => Ok(Requested::Action(action)),
         _ => Err(ApiError::invalid_fields(problems)),
     }
 }
@@ -712,7 +739,7 @@ async fn apply(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    action: &CallbackAction,
+    requested: &Requested,
     expected: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<CallbackRequest, Refusal> {
@@ -728,6 +755,8 @@ async fn apply(
     if expected != current.version {
         return Err(stale(expected, current.version));
     }
+    let (action, auto_reason) = resolve(state, requested, &current, now).await?;
+    let action = &action;
     if let CallbackAction::Assign { staff, .. } = action {
         // A callback of a branch goes to someone working there.
         if let Some(branch) = current.branch_id {
@@ -743,8 +772,11 @@ async fn apply(
         }
     }
     let policy = state.config.callback_policy();
-    let changed = transition(&current, action, caller.staff_id, now, &policy)
+    let mut changed = transition(&current, action, caller.staff_id, now, &policy)
         .map_err(|e| Refusal::Conflict(format!("illegal transition: {e}")))?;
+    if auto_reason.is_some() {
+        changed.assignment_reason = auto_reason.clone();
+    }
     let written = state
         .store
         .update_callback(&changed, expected)
@@ -766,5 +798,76 @@ async fn apply(
         token_id = %caller.token_id,
         "callback changed"
     );
+    publish_change(state, &current, &changed, action, auto_reason, now).await;
     Ok(changed)
+}
+
+/// The domain action for `requested` on `current`, and the automatic pick's reason when the
+/// assignee was picked automatically (409 when nobody qualifies).
+async fn resolve(
+    state: &AppState,
+    requested: &Requested,
+    current: &CallbackRequest,
+    now: DateTime<Utc>,
+) -> Result<(CallbackAction, Option<String>), Refusal> {
+    let note = match requested {
+        Requested::Action(action) => return Ok((action.clone(), None)),
+        Requested::AutoAssign { note } => note.clone(),
+    };
+    let exclude: Vec<StaffId> = current.assigned_staff_id.into_iter().collect();
+    let picked = crate::assignment::pick(
+        &*state.store,
+        &state.config.assignment_rules(),
+        current,
+        &exclude,
+        crate::assignment::Purpose::Assign,
+        now,
+    )
+    .await
+    .map_err(|e| Refusal::Failed(store_error(e)))?;
+    match picked {
+        Ok(pick) => Ok((
+            CallbackAction::Assign {
+                staff: pick.staff_id,
+                note,
+            },
+            Some(pick.reason),
+        )),
+        Err(why) => Err(Refusal::Conflict(format!(
+            "nobody to assign automatically: {why}; name a staff_id"
+        ))),
+    }
+}
+
+/// Announces a durable change: CallbackAssigned for an assignment, CallbackStatusChanged
+/// (with from and to) for any other step that changed the status.
+async fn publish_change(
+    state: &AppState,
+    before: &CallbackRequest,
+    after: &CallbackRequest,
+    action: &CallbackAction,
+    auto_reason: Option<String>,
+    now: DateTime<Utc>,
+) {
+    let event = match action {
+        CallbackAction::Assign { staff, .. } => callback_event(
+            EventType::CallbackAssigned,
+            after,
+            serde_json::json!({
+                "previous_staff_id": before.assigned_staff_id,
+                "staff_id": staff,
+                "reason": after.assignment_reason,
+                "automatic": auto_reason.is_some(),
+            }),
+            now,
+        ),
+        _ if before.status != after.status => callback_event(
+            EventType::CallbackStatusChanged,
+            after,
+            serde_json::json!({ "from": before.status, "to": after.status, "action": action.name() }),
+            now,
+        ),
+        _ => return,
+    };
+    state.events.publish(event).await;
 }

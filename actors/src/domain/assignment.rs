@@ -1,0 +1,336 @@
+//! Who calls a customer back: automatic assignment of callbacks to staff.
+//!
+//! Candidates are the active staff of the callback's branch (of every active branch of the
+//! company when the callback has none) who are at work now or within the horizon
+//! ([`AssignmentRules::horizon`]; working hours, breaks, date overrides and the branch's opening
+//! hours all count, see [`WorkPattern::open_windows`]). Among them the pick is decided by, in
+//! this order (each criterion only breaks ties of the ones before):
+//!
+//! 1. **relationship**: the customer's preferred staff member, then anyone who served the
+//!    customer before (past appointments), then everyone else;
+//! 2. **expertise**: how many of the candidate's skills the matter needs, where a skill is
+//!    needed when the reason text names it or the service the reason asks for requires it;
+//! 3. **language**: speaks the callback's language (all equal when it has none);
+//! 4. **load**: fewest open callbacks assigned;
+//! 5. at work now before at work later, then the smaller staff id (so the same facts always
+//!    give the same pick).
+//!
+//! The pick comes with a human-readable reason naming what spoke for the person ("served this
+//! customer before; speaks de; least loaded: 2 open; at work now"). When nobody qualifies, the
+//! answer says why ([`NoPick`]) and the callback stays pending.
+//!
+//! Escalation ([`escalation_target`]) prefers a manager of the callback's branch (or company)
+//! who is at work now or soon and is not the current assignee, least loaded first; without one
+//! it is the normal pick with the current assignee excluded.
+
+use super::availability::WorkPattern;
+use super::extraction::match_service;
+use super::ids::StaffId;
+use super::model::{Branch, CallbackRequest, Service, Staff, StaffRole};
+use chrono::{DateTime, Duration, Utc};
+use std::cmp::Reverse;
+use std::collections::HashMap;
+
+/// The tunables of automatic assignment (the server fills them from `[callbacks]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssignmentRules {
+    /// Staff who start work within this long from now still qualify.
+    pub horizon: Duration,
+}
+
+impl Default for AssignmentRules {
+    /// The default of the committed `config.toml` (two hours).
+    fn default() -> Self {
+        Self {
+            horizon: Duration::hours(2),
+        }
+    }
+}
+
+/// One staff member who might take a callback, with the branch they work at.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    /// The person.
+    pub staff: &'a Staff,
+    /// Their branch (time zone and opening hours).
+    pub branch: &'a Branch,
+}
+
+/// Everything a pick is decided from; gathered by the caller, so this stays pure.
+#[derive(Clone, Copy, Debug)]
+pub struct AssignmentFacts<'a> {
+    /// The callback to assign.
+    pub callback: &'a CallbackRequest,
+    /// Staff of the callback's branch, or of the company's branches when it has none.
+    pub candidates: &'a [Candidate<'a>],
+    /// The customer's preferred staff member, if any.
+    pub preferred: Option<StaffId>,
+    /// Staff who served the customer before.
+    pub served_before: &'a [StaffId],
+    /// The company's services (the reason may ask for one).
+    pub services: &'a [Service],
+    /// Open callbacks assigned, per staff member (absent means none).
+    pub open_load: &'a HashMap<StaffId, u32>,
+    /// Staff who must not be picked (the current assignee on escalation).
+    pub exclude: &'a [StaffId],
+}
+
+/// A staff member chosen for a callback, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pick {
+    /// Who.
+    pub staff_id: StaffId,
+    /// Why, for operators ("served this customer before; speaks de; least loaded: 2 open").
+    pub reason: String,
+}
+
+/// Why nobody was picked (the callback stays pending).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoPick {
+    /// The branch (or company) has no active staff who may be picked.
+    #[error("no active staff member to assign")]
+    NoActiveStaff,
+    /// Active staff exist, but none is at work now or within the horizon.
+    #[error("nobody is at work within the next {horizon_minutes} minutes")]
+    NobodyAtWork {
+        /// The horizon looked at.
+        horizon_minutes: i64,
+    },
+}
+
+/// How one candidate does on each criterion.
+#[derive(Clone, Debug)]
+struct Standing<'a> {
+    staff: &'a Staff,
+    /// 2 preferred, 1 served before, 0 none.
+    relationship: u8,
+    /// The needed skills they have.
+    skills: Vec<&'a str>,
+    speaks: bool,
+    load: u32,
+    /// When they are (next) at work: `now` when at work now.
+    at_work_from: DateTime<Utc>,
+}
+
+impl Standing<'_> {
+    /// Greater is better.
+    fn key(&self) -> (u8, usize, bool, Reverse<u32>, Reverse<DateTime<Utc>>, Reverse<StaffId>) {
+        (
+            self.relationship,
+            self.skills.len(),
+            self.speaks,
+            Reverse(self.load),
+            Reverse(self.at_work_from),
+            Reverse(self.staff.id),
+        )
+    }
+}
+
+/// The first instant in `[now, now + horizon)` at which the candidate is at work, if any.
+pub fn at_work_within(
+    candidate: &Candidate<'_>,
+    now: DateTime<Utc>,
+    horizon: Duration,
+) -> Option<DateTime<Utc>> {
+    let branch = candidate.branch;
+    let staff = candidate.staff;
+    let pattern = WorkPattern {
+        time_zone: branch.time_zone,
+        opening_hours: &branch.opening_hours,
+        branch_overrides: &branch.date_overrides,
+        working_hours: &staff.working_hours,
+        breaks: &staff.breaks,
+        staff_overrides: &staff.date_overrides,
+    };
+    let until = now + horizon.max(Duration::zero());
+    // Windows never cross local midnight, so the local dates of `now` and `until` cover all.
+    let first = now.with_timezone(&branch.time_zone).date_naive();
+    let last = until.with_timezone(&branch.time_zone).date_naive();
+    let mut date = first;
+    while date <= last {
+        for window in pattern.open_windows(date) {
+            if window.end > now && window.start <= until {
+                return Some(window.start.max(now));
+            }
+        }
+        date = date.succ_opt()?;
+    }
+    None
+}
+
+/// The skills of `staff` the callback needs: named in the reason (case- and accent-folded,
+/// as a whole word or word start) or required by the service the reason asks for.
+fn needed_skills<'s>(
+    staff: &'s Staff,
+    reason_words: &[String],
+    service: Option<&Service>,
+) -> Vec<&'s str> {
+    staff
+        .skills
+        .iter()
+        .filter(|skill| {
+            let folded = fold(skill);
+            !folded.is_empty()
+                && (reason_words.iter().any(|w| w.starts_with(&folded))
+                    || service.is_some_and(|s| {
+                        s.required_skills
+                            .iter()
+                            .any(|r| r.eq_ignore_ascii_case(skill))
+                    }))
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+/// Lower case with the common accents removed, so "Implantologie" matches "implantologie".
+fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ä' | 'á' | 'à' | 'â' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ö' | 'ó' | 'ò' | 'ô' => 'o',
+            'ü' | 'ú' | 'ù' | 'û' => 'u',
+            other => other,
+        })
+        .collect()
+}
+
+fn words(text: &str) -> Vec<String> {
+    fold(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn standings<'a>(
+    facts: &AssignmentFacts<'a>,
+    rules: &AssignmentRules,
+    now: DateTime<Utc>,
+    only: impl Fn(&Staff) -> bool,
+) -> Result<Vec<Standing<'a>>, NoPick> {
+    let eligible: Vec<&Candidate<'a>> = facts
+        .candidates
+        .iter()
+        .filter(|c| c.staff.active && c.branch.active && !facts.exclude.contains(&c.staff.id))
+        .filter(|c| only(c.staff))
+        .collect();
+    if eligible.is_empty() {
+        return Err(NoPick::NoActiveStaff);
+    }
+    let callback = facts.callback;
+    let reason_words = words(&callback.reason);
+    let service = match_service(&callback.reason, facts.services);
+    let standings: Vec<Standing<'a>> = eligible
+        .into_iter()
+        .filter_map(|c| {
+            let at_work_from = at_work_within(c, now, rules.horizon)?;
+            let relationship = if facts.preferred == Some(c.staff.id) {
+                2
+            } else if facts.served_before.contains(&c.staff.id) {
+                1
+            } else {
+                0
+            };
+            Some(Standing {
+                staff: c.staff,
+                relationship,
+                skills: needed_skills(c.staff, &reason_words, service),
+                speaks: callback
+                    .language
+                    .is_some_and(|l| c.staff.languages.contains(&l)),
+                load: facts.open_load.get(&c.staff.id).copied().unwrap_or(0),
+                at_work_from,
+            })
+        })
+        .collect();
+    if standings.is_empty() {
+        return Err(NoPick::NobodyAtWork {
+            horizon_minutes: rules.horizon.num_minutes(),
+        });
+    }
+    Ok(standings)
+}
+
+fn describe(
+    best: &Standing<'_>,
+    all: &[Standing<'_>],
+    callback: &CallbackRequest,
+    now: DateTime<Utc>,
+) -> String {
+    let mut parts: Vec<String> = Vec::with_capacity(5);
+    match best.relationship {
+        2 => parts.push("the customer's preferred staff member".into()),
+        1 => parts.push("served this customer before".into()),
+        _ => {}
+    }
+    if !best.skills.is_empty() {
+        parts.push(format!("knows {}", best.skills.join(", ")));
+    }
+    if let Some(language) = callback.language.filter(|_| best.speaks) {
+        parts.push(format!("speaks {language}"));
+    }
+    let least = all.iter().map(|s| s.load).min().unwrap_or(0);
+    if best.load == least {
+        parts.push(format!("least loaded: {} open", best.load));
+    } else {
+        parts.push(format!("{} open", best.load));
+    }
+    if best.at_work_from <= now {
+        parts.push("at work now".into());
+    } else {
+        parts.push(format!(
+            "at work from {} UTC",
+            best.at_work_from.format("%H:%M")
+        ));
+    }
+    parts.join("; ")
+}
+
+fn pick_best(
+    standings: &[Standing<'_>],
+    callback: &CallbackRequest,
+    now: DateTime<Utc>,
+    prefix: &str,
+) -> Option<Pick> {
+    let best = standings.iter().max_by_key(|s| s.key())?;
+    Some(Pick {
+        staff_id: best.staff.id,
+        reason: format!("{prefix}{}", describe(best, standings, callback, now)),
+    })
+}
+
+/// The staff member a callback goes to, and why; see the module docs for the rules.
+pub fn choose(
+    facts: &AssignmentFacts<'_>,
+    rules: &AssignmentRules,
+    now: DateTime<Utc>,
+) -> Result<Pick, NoPick> {
+    let standings = standings(facts, rules, now, |_| true)?;
+    pick_best(&standings, facts.callback, now, "").ok_or(NoPick::NoActiveStaff)
+}
+
+/// Whom a late callback escalates to: a manager at work now or soon (not the current
+/// assignee, who is in `facts.exclude`), least loaded first; else the normal pick among the
+/// others.
+pub fn escalation_target(
+    facts: &AssignmentFacts<'_>,
+    rules: &AssignmentRules,
+    now: DateTime<Utc>,
+) -> Result<Pick, NoPick> {
+    if let Ok(managers) = standings(facts, rules, now, |s| s.role == StaffRole::Manager) {
+        let best = managers
+            .iter()
+            .max_by_key(|s| (Reverse(s.load), Reverse(s.at_work_from), Reverse(s.staff.id)));
+        if let Some(best) = best {
+            return Ok(Pick {
+                staff_id: best.staff.id,
+                reason: format!("escalated to the manager; {} open", best.load),
+            });
+        }
+    }
+    let standings = standings(facts, rules, now, |_| true)?;
+    pick_best(&standings, facts.callback, now, "escalated; ").ok_or(NoPick::NoActiveStaff)
+}

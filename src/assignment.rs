@@ -1,0 +1,108 @@
+//! Automatic assignment against the store: gathers the facts `domain::assignment` decides
+//! from (candidates with their branches, the customer's history, services, open load) and
+//! applies a pick to a callback.
+
+use callflow_actors::domain::assignment::{
+    choose, escalation_target, AssignmentFacts, AssignmentRules, Candidate, NoPick, Pick,
+};
+use callflow_actors::domain::callback::{transition, CallbackAction, CallbackPolicy};
+use callflow_actors::domain::{Branch, CallbackRequest, Staff, StaffId};
+use callflow_actors::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+/// Whether the pick is for a new or reassigned callback, or for an escalation (which prefers
+/// a manager).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Creation or reassignment.
+    Assign,
+    /// A breached SLA.
+    Escalate,
+}
+
+/// Picks the staff member for `callback` by the rules of `domain::assignment`, never one of
+/// `exclude`. `Ok(Err(_))` says why nobody qualifies; `Err` is the store failing.
+pub async fn pick(
+    store: &dyn Store,
+    rules: &AssignmentRules,
+    callback: &CallbackRequest,
+    exclude: &[StaffId],
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Result<Pick, NoPick>, StoreError> {
+    let branches: Vec<Branch> = store
+        .list_branches(Some(callback.company_id))
+        .await?
+        .into_iter()
+        .filter(|b| callback.branch_id.is_none_or(|id| id == b.id))
+        .collect();
+    let mut staff: Vec<(Staff, usize)> = Vec::new();
+    for (index, branch) in branches.iter().enumerate() {
+        staff.extend(
+            store
+                .list_staff(Some(branch.id))
+                .await?
+                .into_iter()
+                .map(|s| (s, index)),
+        );
+    }
+    if !staff.iter().any(|(s, _)| s.active) {
+        return Ok(Err(NoPick::NoActiveStaff));
+    }
+    let customer = match callback.customer_id {
+        Some(_) => {
+            store
+                .customer_by_phone(callback.company_id, &callback.phone)
+                .await?
+        }
+        None => None,
+    };
+    let served = match &customer {
+        Some(c) => store.staff_who_served(c.id).await?,
+        None => Vec::new(),
+    };
+    let services = store.list_services(callback.company_id).await?;
+    let open_load: HashMap<StaffId, u32> = store
+        .open_callback_counts(callback.company_id)
+        .await?
+        .into_iter()
+        .collect();
+    let candidates: Vec<Candidate<'_>> = staff
+        .iter()
+        .map(|(s, branch)| Candidate {
+            staff: s,
+            branch: &branches[*branch],
+        })
+        .collect();
+    let facts = AssignmentFacts {
+        callback,
+        candidates: &candidates,
+        preferred: customer.as_ref().and_then(|c| c.preferred_staff_id),
+        served_before: &served,
+        services: &services,
+        open_load: &open_load,
+        exclude,
+    };
+    Ok(match purpose {
+        Purpose::Assign => choose(&facts, rules, now),
+        Purpose::Escalate => escalation_target(&facts, rules, now),
+    })
+}
+
+/// The callback assigned to `pick` (a pending one becomes assigned; an assigned one is handed
+/// over), with the pick's reason recorded; `None` when its state allows no assignment.
+pub fn assign(
+    callback: &CallbackRequest,
+    pick: &Pick,
+    policy: &CallbackPolicy,
+    now: DateTime<Utc>,
+) -> Option<CallbackRequest> {
+    let action = CallbackAction::Assign {
+        staff: pick.staff_id,
+        note: Some(format!("automatic: {}", pick.reason)),
+    };
+    let mut assigned = transition(callback, &action, None, now, policy).ok()?;
+    assigned.assignment_reason = Some(pick.reason.clone());
+    Some(assigned)
+}
