@@ -109,7 +109,9 @@ pub async fn open_callback(
                 tracing::info!(reason = %why, "nobody to assign the callback to; it stays pending");
             }
             // Assignment is a convenience: the request must not be lost because of it.
-            Err(e) => tracing::warn!(error = %e, "could not pick an assignee; the callback stays pending"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not pick an assignee; the callback stays pending")
+            }
         }
     }
     let merge_into = |existing: &CallbackRequest| merge(existing, &draft, priority, policy, now);

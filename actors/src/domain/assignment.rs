@@ -114,7 +114,16 @@ struct Standing<'a> {
 
 impl Standing<'_> {
     /// Greater is better.
-    fn key(&self) -> (u8, usize, bool, Reverse<u32>, Reverse<DateTime<Utc>>, Reverse<StaffId>) {
+    fn key(
+        &self,
+    ) -> (
+        u8,
+        usize,
+        bool,
+        Reverse<u32>,
+        Reverse<DateTime<Utc>>,
+        Reverse<StaffId>,
+    ) {
         (
             self.relationship,
             self.skills.len(),
@@ -321,9 +330,13 @@ pub fn escalation_target(
     now: DateTime<Utc>,
 ) -> Result<Pick, NoPick> {
     if let Ok(managers) = standings(facts, rules, now, |s| s.role == StaffRole::Manager) {
-        let best = managers
-            .iter()
-            .max_by_key(|s| (Reverse(s.load), Reverse(s.at_work_from), Reverse(s.staff.id)));
+        let best = managers.iter().max_by_key(|s| {
+            (
+                Reverse(s.load),
+                Reverse(s.at_work_from),
+                Reverse(s.staff.id),
+            )
+        });
         if let Some(best) = best {
             return Ok(Pick {
                 staff_id: best.staff.id,
@@ -333,4 +346,321 @@ pub fn escalation_target(
     }
     let standings = standings(facts, rules, now, |_| true)?;
     pick_best(&standings, facts.callback, now, "escalated; ").ok_or(NoPick::NoActiveStaff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::callback::{new_callback, CallbackDraft, CallbackPolicy};
+    use crate::domain::ids::{BranchId, CallbackId, CompanyId, CustomerId, ServiceId};
+    use crate::domain::language::Language;
+    use crate::domain::model::Priority;
+    use crate::domain::phone::E164Number;
+    use crate::domain::schedule::{DateOverride, DayHours, TimeRange, WeeklyHours};
+    use chrono::{NaiveDate, TimeZone, Weekday};
+
+    /// Monday 3 June 2030, in UTC (Berlin is UTC+2 in summer).
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 6, 3, hour, minute, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn week(range: &str) -> WeeklyHours {
+        let day = DayHours::new(vec![TimeRange::parse(range).expect("valid")]).expect("valid");
+        WeeklyHours::same_on(
+            &[
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            day,
+        )
+    }
+
+    fn branch() -> Branch {
+        Branch {
+            id: BranchId::new(),
+            company_id: CompanyId::new(),
+            name: "Mitte".into(),
+            slug: "mitte".into(),
+            address: "Hauptstraße 1".into(),
+            time_zone: chrono_tz::Europe::Berlin,
+            languages: vec![Language::DE],
+            active: true,
+            fallback_branch_id: None,
+            service_area_prefixes: Vec::new(),
+            opening_hours: week("07:00-20:00"),
+            date_overrides: Vec::new(),
+            agent_by_language: Default::default(),
+        }
+    }
+
+    fn staff(name: &str, branch: &Branch, hours: &str) -> Staff {
+        Staff {
+            id: StaffId::new(),
+            branch_id: branch.id,
+            name: name.into(),
+            role: StaffRole::Reception,
+            skills: Vec::new(),
+            languages: vec![Language::DE],
+            working_hours: week(hours),
+            breaks: WeeklyHours::default(),
+            date_overrides: Vec::new(),
+            active: true,
+            email: None,
+        }
+    }
+
+    fn callback(branch: &Branch, reason: &str, language: Option<Language>) -> CallbackRequest {
+        let draft = CallbackDraft {
+            company_id: branch.company_id,
+            branch_id: Some(branch.id),
+            customer_id: Some(CustomerId::new()),
+            phone: E164Number::parse("+4915123456789").expect("valid"),
+            name: None,
+            reason: reason.into(),
+            notes: None,
+            priority: None,
+            language,
+            source_call_id: None,
+            scheduled_for: None,
+        };
+        new_callback(
+            CallbackId::new(),
+            &draft,
+            Priority::Normal,
+            &CallbackPolicy::default(),
+            at(8, 0),
+        )
+    }
+
+    struct World {
+        branch: Branch,
+        staff: Vec<Staff>,
+        services: Vec<Service>,
+        load: HashMap<StaffId, u32>,
+        served: Vec<StaffId>,
+        preferred: Option<StaffId>,
+        exclude: Vec<StaffId>,
+    }
+
+    impl World {
+        fn new(staff: impl FnOnce(&Branch) -> Vec<Staff>) -> Self {
+            let branch = branch();
+            let staff = staff(&branch);
+            Self {
+                branch,
+                staff,
+                services: Vec::new(),
+                load: HashMap::new(),
+                served: Vec::new(),
+                preferred: None,
+                exclude: Vec::new(),
+            }
+        }
+
+        fn pick(&self, cb: &CallbackRequest, now: DateTime<Utc>) -> Result<Pick, NoPick> {
+            self.decide(cb, now, false)
+        }
+
+        fn decide(
+            &self,
+            cb: &CallbackRequest,
+            now: DateTime<Utc>,
+            escalation: bool,
+        ) -> Result<Pick, NoPick> {
+            let candidates: Vec<Candidate<'_>> = self
+                .staff
+                .iter()
+                .map(|s| Candidate {
+                    staff: s,
+                    branch: &self.branch,
+                })
+                .collect();
+            let facts = AssignmentFacts {
+                callback: cb,
+                candidates: &candidates,
+                preferred: self.preferred,
+                served_before: &self.served,
+                services: &self.services,
+                open_load: &self.load,
+                exclude: &self.exclude,
+            };
+            match escalation {
+                false => choose(&facts, &AssignmentRules::default(), now),
+                true => escalation_target(&facts, &AssignmentRules::default(), now),
+            }
+        }
+    }
+
+    #[test]
+    fn the_least_loaded_of_equals_gets_it_and_the_reason_says_so() {
+        let mut w = World::new(|b| {
+            vec![
+                staff("Anna", b, "08:00-16:00"),
+                staff("Ben", b, "08:00-16:00"),
+            ]
+        });
+        w.load.insert(w.staff[0].id, 3);
+        w.load.insert(w.staff[1].id, 1);
+        let cb = callback(&w.branch, "Rückruf", None);
+        let pick = w.pick(&cb, at(8, 0)).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[1].id);
+        assert_eq!(pick.reason, "least loaded: 1 open; at work now");
+    }
+
+    #[test]
+    fn a_previous_relationship_beats_expertise_language_and_load() {
+        let mut w = World::new(|b| {
+            let mut expert = staff("Eva", b, "08:00-16:00");
+            expert.skills = vec!["implantology".into()];
+            expert.languages = vec![Language::DE, Language::EN];
+            vec![expert, staff("Karl", b, "08:00-16:00")]
+        });
+        w.served = vec![w.staff[1].id];
+        w.load.insert(w.staff[1].id, 5);
+        let cb = callback(&w.branch, "Frage zur Implantology", Some(Language::EN));
+        let pick = w.pick(&cb, at(8, 0)).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[1].id);
+        assert!(
+            pick.reason.starts_with("served this customer before"),
+            "{}",
+            pick.reason
+        );
+        w.preferred = Some(w.staff[0].id);
+        let pick = w.pick(&cb, at(8, 0)).expect("someone");
+        assert_eq!(
+            pick.staff_id, w.staff[0].id,
+            "the preferred one beats served before"
+        );
+        assert!(pick.reason.contains("preferred"), "{}", pick.reason);
+    }
+
+    #[test]
+    fn expertise_comes_from_the_reason_text_or_the_service_it_asks_for() {
+        let mut w = World::new(|b| {
+            let mut hygienist = staff("Eva", b, "08:00-16:00");
+            hygienist.skills = vec!["prophylaxis".into()];
+            vec![staff("Karl", b, "08:00-16:00"), hygienist]
+        });
+        w.services = vec![Service {
+            id: ServiceId::new(),
+            company_id: w.branch.company_id,
+            name: "Professionelle Zahnreinigung".into(),
+            duration_minutes: 60,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 0,
+            required_skills: vec!["prophylaxis".into()],
+            active: true,
+        }];
+        w.load.insert(w.staff[1].id, 4);
+        let cb = callback(&w.branch, "Termin für eine Zahnreinigung", None);
+        let pick = w.pick(&cb, at(8, 0)).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[1].id);
+        assert!(
+            pick.reason.starts_with("knows prophylaxis"),
+            "{}",
+            pick.reason
+        );
+    }
+
+    #[test]
+    fn the_callbacks_language_breaks_a_tie_before_load() {
+        let mut w = World::new(|b| {
+            let mut english = staff("Eva", b, "08:00-16:00");
+            english.languages = vec![Language::EN];
+            vec![staff("Karl", b, "08:00-16:00"), english]
+        });
+        w.load.insert(w.staff[1].id, 2);
+        let cb = callback(&w.branch, "call me", Some(Language::EN));
+        let pick = w.pick(&cb, at(8, 0)).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[1].id);
+        assert_eq!(pick.reason, "speaks en; 2 open; at work now");
+    }
+
+    #[test]
+    fn only_staff_at_work_within_the_horizon_qualify() {
+        // 06:00 UTC is 08:00 in Berlin.
+        let w = World::new(|b| {
+            vec![
+                staff("Früh", b, "08:00-12:00"),
+                staff("Spät", b, "14:00-18:00"),
+            ]
+        });
+        let cb = callback(&w.branch, "x", None);
+        assert_eq!(w.pick(&cb, at(6, 0)).map(|p| p.staff_id), Ok(w.staff[0].id));
+        // At 10:30 Berlin (08:30 UTC) the early one is at work; at 11:30 the late one starts
+        // within two hours and the early one is still there: both qualify, now beats later.
+        let pick = w.pick(&cb, at(9, 30)).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[0].id);
+        // 12:30 Berlin: the early one has left, the late one starts at 14:00, within 2 h.
+        let pick = w.pick(&cb, at(10, 30)).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[1].id);
+        assert!(
+            pick.reason.ends_with("at work from 12:00 UTC"),
+            "{}",
+            pick.reason
+        );
+        // 21:00 Berlin: nobody until tomorrow.
+        assert_eq!(
+            w.pick(&cb, at(19, 0)),
+            Err(NoPick::NobodyAtWork {
+                horizon_minutes: 120
+            })
+        );
+    }
+
+    #[test]
+    fn sick_days_inactive_and_excluded_staff_never_qualify() {
+        let mut w = World::new(|b| {
+            let mut sick = staff("Krank", b, "08:00-16:00");
+            sick.date_overrides = vec![DateOverride {
+                date: NaiveDate::from_ymd_opt(2030, 6, 3).expect("valid"),
+                hours: DayHours::closed(),
+                reason: "krank".into(),
+            }];
+            let mut gone = staff("Weg", b, "08:00-16:00");
+            gone.active = false;
+            vec![sick, gone, staff("Da", b, "08:00-16:00")]
+        });
+        let cb = callback(&w.branch, "x", None);
+        assert_eq!(w.pick(&cb, at(8, 0)).map(|p| p.staff_id), Ok(w.staff[2].id));
+        w.exclude = vec![w.staff[2].id];
+        assert!(matches!(
+            w.pick(&cb, at(8, 0)),
+            Err(NoPick::NobodyAtWork { .. })
+        ));
+        w.staff.truncate(2);
+        w.staff[0].active = false;
+        assert_eq!(w.pick(&cb, at(8, 0)), Err(NoPick::NoActiveStaff));
+    }
+
+    #[test]
+    fn escalation_goes_to_a_manager_at_work_else_to_the_next_best() {
+        let mut w = World::new(|b| {
+            let mut manager = staff("Chefin", b, "08:00-16:00");
+            manager.role = StaffRole::Manager;
+            vec![
+                staff("Anna", b, "08:00-16:00"),
+                manager,
+                staff("Ben", b, "08:00-16:00"),
+            ]
+        });
+        w.exclude = vec![w.staff[0].id];
+        let cb = callback(&w.branch, "x", None);
+        let pick = w.decide(&cb, at(8, 0), true).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[1].id);
+        assert!(
+            pick.reason.starts_with("escalated to the manager"),
+            "{}",
+            pick.reason
+        );
+        w.exclude.push(w.staff[1].id);
+        let pick = w.decide(&cb, at(8, 0), true).expect("someone");
+        assert_eq!(pick.staff_id, w.staff[2].id);
+        assert!(pick.reason.starts_with("escalated; "), "{}", pick.reason);
+    }
 }

@@ -57,7 +57,9 @@ impl Default for SlaRules {
 impl SlaRules {
     /// How long before the deadline a callback of `priority` is warned about.
     pub fn warning_window(&self, priority: Priority, policy: &CallbackPolicy) -> Duration {
-        self.warning.min(policy.sla(priority) / 4).max(Duration::zero())
+        self.warning
+            .min(policy.sla(priority) / 4)
+            .max(Duration::zero())
     }
 }
 
@@ -620,6 +622,10 @@ mod tests {
         assert_eq!(record.level, 1);
         assert_eq!(record.from_staff_id, None);
         assert_eq!(record.to_staff_id, Some(manager));
-        assert!(record.reason.starts_with("SLA breached"), "{}", record.reason);
+        assert!(
+            record.reason.starts_with("SLA breached"),
+            "{}",
+            record.reason
+        );
     }
 }
