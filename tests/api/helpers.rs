@@ -200,6 +200,29 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
     }
 }
 
+/// Starts a server on the given database whose SLA monitor reads `clock`; also returns the
+/// application's event publisher and SLA monitor (for tests that drive time).
+pub async fn spawn_app_with_clock(
+    db: TestDb,
+    overrides: &[(&str, &str)],
+    clock: Arc<dyn callflow::sla::Clock>,
+) -> (TestApp, callflow::events::Events, callflow::sla::SlaHandle) {
+    let app = Application::build_with_clock(test_config(&db.url, overrides), clock)
+        .await
+        .expect("server starts");
+    let address = format!("http://{}", app.address());
+    let database = app.database();
+    let (events, sla) = (app.events(), app.sla());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let app = TestApp {
+        address,
+        database,
+        client: awc::Client::default(),
+        _db: db,
+    };
+    (app, events, sla)
+}
+
 /// A response's status, headers and body.
 pub struct Answer {
     /// Status code.

@@ -9,4 +9,5 @@ mod migrations;
 mod rate_limits;
 mod redis_holds;
 mod retell;
+mod sla;
 mod store_conformance;
