@@ -955,8 +955,18 @@ async fn bulk_actions_answer_one_result_per_id() {
     assert!(refused.json()["fields"].get("ids").is_some());
     let bad_action = bulk(&app, &admin, &json!({"action": "contact", "ids": [second]})).await;
     assert_eq!(bad_action.status, 422, "{}", bad_action.body);
-    let no_staff = bulk(&app, &admin, &json!({"action": "assign", "ids": [second]})).await;
-    assert_eq!(no_staff.status, 422, "{}", no_staff.body);
+    // Without a staff_id each callback goes to the automatic pick; who is at work depends on
+    // the time the test runs, so either outcome is right, each said per id.
+    let automatic = bulk(&app, &admin, &json!({"action": "assign", "ids": [second]})).await;
+    assert_eq!(automatic.status, 200, "{}", automatic.body);
+    let result = &automatic.json()["results"][0];
+    assert!(
+        result["ok"] == true
+            || result["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("nobody to assign automatically")),
+        "{result}"
+    );
 }
 
 #[actix_web::test]

@@ -56,6 +56,9 @@ conformance!(
     caller_history_is_the_branch_of_the_latest_appointment_or_call,
     updating_a_callback_succeeds_once_per_version,
     updating_a_callback_never_touches_another_companys,
+    open_callbacks_are_counted_per_assignee_and_paged_by_deadline,
+    an_escalation_is_written_with_its_callback_or_not_at_all,
+    staff_who_served_a_customer_come_most_recent_first,
 );
 
 async fn seeded(store: &Arc<dyn Store>) -> Demo {
@@ -1006,4 +1009,146 @@ async fn updating_a_callback_never_touches_another_companys(store: Arc<dyn Store
         Some(&ours),
         "untouched"
     );
+}
+
+async fn open_callbacks_are_counted_per_assignee_and_paged_by_deadline(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let (anna, ben) = (demo.staff[0].id, demo.staff[1].id);
+    let mut all = Vec::new();
+    for (i, (status, staff)) in [
+        (CallbackStatus::Assigned, Some(anna)),
+        (CallbackStatus::Contacted, Some(anna)),
+        (CallbackStatus::Completed, Some(anna)),
+        (CallbackStatus::Assigned, Some(ben)),
+        (CallbackStatus::Pending, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cb = CallbackRequest {
+            status,
+            assigned_staff_id: staff,
+            // Deadlines out of insertion order; two share one to exercise the id tie-break.
+            due_at: at(9, 0) + Duration::hours([3, 1, 2, 1, 5][i]),
+            ..callback(&demo, Priority::Normal, at(8, i as u32))
+        };
+        store.insert_callback(&cb).await.expect("stored");
+        all.push(cb);
+    }
+    let mut counts = store
+        .open_callback_counts(demo.company.id)
+        .await
+        .expect("counted");
+    counts.sort();
+    let mut want = vec![(anna, 2), (ben, 1)];
+    want.sort();
+    assert_eq!(counts, want, "contacted counts, completed does not");
+    assert!(store
+        .open_callback_counts(CompanyId::new())
+        .await
+        .expect("counted")
+        .is_empty());
+
+    // Pending and assigned only (contacted met its SLA), by deadline then id, two per page.
+    let mut want: Vec<_> = [&all[0], &all[3], &all[4]]
+        .iter()
+        .map(|c| (c.due_at, c.id))
+        .collect();
+    want.sort();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.watched_callbacks(after, 2).await.expect("page");
+        seen.extend(page.iter().map(|c| (c.due_at, c.id)));
+        after = page.last().map(|c| (c.due_at, c.id));
+        if page.len() < 2 {
+            break;
+        }
+    }
+    assert_eq!(seen, want);
+}
+
+async fn an_escalation_is_written_with_its_callback_or_not_at_all(store: Arc<dyn Store>) {
+    use callflow_actors::domain::sla::CallbackEscalation;
+    let demo = seeded(&store).await;
+    let original = callback(&demo, Priority::Normal, at(8, 0));
+    store.insert_callback(&original).await.expect("stored");
+    let escalated = CallbackRequest {
+        priority: Priority::Urgent,
+        escalation_level: 1,
+        status: CallbackStatus::Assigned,
+        assigned_staff_id: Some(demo.staff[3].id),
+        assigned_at: Some(at(9, 0)),
+        due_at: at(10, 0),
+        version: original.version + 1,
+        updated_at: at(9, 0),
+        ..original.clone()
+    };
+    let record = CallbackEscalation {
+        callback_id: original.id,
+        from_staff_id: None,
+        to_staff_id: Some(demo.staff[3].id),
+        reason: "SLA breached".into(),
+        level: 1,
+        at: at(9, 0),
+    };
+    assert!(store
+        .escalate_callback(&escalated, original.version, &record)
+        .await
+        .expect("written"));
+    // A second escalation from the same stale version writes neither row.
+    let stale = CallbackEscalation {
+        level: 2,
+        ..record.clone()
+    };
+    assert!(!store
+        .escalate_callback(&escalated, original.version, &stale)
+        .await
+        .expect("refused"));
+    let stored = store
+        .callback(demo.company.id, original.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(stored, escalated);
+    assert_eq!(
+        store
+            .callback_escalations(demo.company.id, original.id)
+            .await
+            .expect("read"),
+        [record]
+    );
+    assert!(
+        store
+            .callback_escalations(CompanyId::new(), original.id)
+            .await
+            .expect("read")
+            .is_empty(),
+        "another company sees none"
+    );
+}
+
+async fn staff_who_served_a_customer_come_most_recent_first(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let customer = demo.customers[0].id;
+    let mut past: Vec<_> = demo
+        .past_appointments
+        .iter()
+        .filter(|a| a.customer_id == customer && a.status != AppointmentStatus::Cancelled)
+        .map(|a| (a.starts_at, a.staff_id))
+        .collect();
+    past.sort_by(|a, b| b.cmp(a));
+    let mut want: Vec<StaffId> = Vec::new();
+    for (_, staff) in past {
+        if !want.contains(&staff) {
+            want.push(staff);
+        }
+    }
+    assert!(!want.is_empty(), "the demo has history for this customer");
+    assert_eq!(store.staff_who_served(customer).await.expect("read"), want);
+    assert!(store
+        .staff_who_served(CustomerId::new())
+        .await
+        .expect("read")
+        .is_empty());
 }
