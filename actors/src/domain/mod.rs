@@ -6,6 +6,7 @@
 pub mod availability;
 pub mod calendar;
 pub mod callback;
+pub mod callback_stats;
 pub mod extraction;
 pub mod ids;
 pub mod language;
