@@ -180,6 +180,7 @@ pub async fn create(
         }
     }
     let staff_id = input.optional::<StaffId>("staff_id");
+    bookable_staff(&state, &mut input, staff_id);
     let start = read_start(&mut input);
     let notes = bounded(&mut input, "notes", MAX_NOTES);
     let idempotency_key = bounded(&mut input, "idempotency_key", MAX_KEY);
@@ -282,6 +283,7 @@ pub async fn reschedule(
     let mut input = Input::from_body(&body)?;
     let start = read_start(&mut input);
     let staff_id = input.optional::<StaffId>("staff_id");
+    bookable_staff(&state, &mut input, staff_id);
     input.finish()?;
     if old.status != AppointmentStatus::Booked {
         return Err(conflict(format!(
@@ -325,6 +327,16 @@ pub async fn reschedule(
             Ok(HttpResponse::Ok().json(new))
         }
         other => Ok(refused(other)),
+    }
+}
+
+/// A staff member asked for by id must be active in the running engine: the engine books
+/// whoever it is given, so a deactivated member is refused here (422 on `staff_id`).
+fn bookable_staff(state: &AppState, input: &mut Input, staff: Option<StaffId>) {
+    if let Some(id) = staff {
+        if !state.engine.staff(id).is_some_and(|s| s.active) {
+            input.problem("staff_id", "no such active staff member");
+        }
     }
 }
 
