@@ -1201,7 +1201,7 @@ macro_rules! sql_store {
                 .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
                 .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
                 let late_open = sqlx::query(
-                    "SELECT priority, 0 AS met, COUNT(*) AS missed
+                    "SELECT priority, CAST(0 AS BIGINT) AS met, COUNT(*) AS missed
                      FROM callback_requests
                      WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
                        AND status IN ('pending', 'assigned', 'contacted')
