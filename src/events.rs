@@ -171,11 +171,7 @@ impl Events {
 
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let count = self
-            .listeners
-            .read()
-            .map(|l| l.len())
-            .unwrap_or_default();
+        let count = self.listeners.read().map(|l| l.len()).unwrap_or_default();
         f.debug_struct("Events").field("listeners", &count).finish()
     }
 }
@@ -213,7 +209,12 @@ mod tests {
         let company = CompanyId::new();
         for t in [EventType::CallStarted, EventType::CallEnded] {
             events
-                .publish(DomainEvent::new(t, company, Utc::now(), serde_json::json!({})))
+                .publish(DomainEvent::new(
+                    t,
+                    company,
+                    Utc::now(),
+                    serde_json::json!({}),
+                ))
                 .await;
         }
         let want = vec![EventType::CallStarted, EventType::CallEnded];

@@ -6,6 +6,7 @@
 //! `domain` as plain functions; the actors only carry out their decisions. This crate knows
 //! nothing about HTTP or SQL: the server implements [`store::Store`] for SQLite and Postgres.
 
+pub mod admin_query;
 pub mod branch;
 pub mod call;
 pub mod domain;

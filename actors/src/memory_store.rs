@@ -2,6 +2,7 @@
 //! same contract as the SQL stores (atomic overlap check, idempotency keys, event dedupe), and
 //! can be told to fail, to test how the engine copes with an unavailable database.
 
+use crate::admin_query::*;
 use crate::domain::sla::CallbackEscalation;
 use crate::domain::*;
 use crate::store::{
@@ -479,9 +480,21 @@ impl Store for MemoryStore {
                     .assigned_staff_id
                     .is_none_or(|s| Some(s) == c.assigned_staff_id)
             })
+            .filter(|c| filter.priority.is_none_or(|p| p == c.priority))
+            .filter(|c| {
+                filter
+                    .overdue_at
+                    .is_none_or(|now| c.status.is_open() && c.due_at < now)
+            })
+            .filter(|c| {
+                filter
+                    .after
+                    .as_ref()
+                    .is_none_or(|cursor| filter.sort.is_after(c, cursor))
+            })
             .cloned()
             .collect();
-        all.sort_by_key(|c| (std::cmp::Reverse(c.priority.rank()), c.created_at, c.id));
+        all.sort_by(|x, y| filter.sort.compare(x, y));
         all.truncate(filter.limit as usize);
         Ok(all)
     }
@@ -671,6 +684,184 @@ impl Store for MemoryStore {
         entries.sort_by_key(|e| std::cmp::Reverse(e.at));
         entries.truncate(limit as usize);
         Ok(entries)
+    }
+
+    async fn find_audit(
+        &self,
+        company: CompanyId,
+        filter: &AuditFilter,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let tables = self.lock()?;
+        let same = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        Ok(tables
+            .audit
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, e)| (i64::try_from(i).unwrap_or(i64::MAX) + 1, e))
+            .filter(|(id, e)| {
+                e.company_id == company
+                    && same(&filter.entity_type, &e.entity_type)
+                    && same(&filter.entity_id, &e.entity_id)
+                    && same(&filter.action, &e.action)
+                    && filter.since.is_none_or(|t| e.at >= t)
+                    && filter.before_id.is_none_or(|b| *id < b)
+            })
+            .take(filter.limit as usize)
+            .map(|(id, e)| AuditRecord {
+                id,
+                entry: e.clone(),
+            })
+            .collect())
+    }
+
+    async fn callback_stats(
+        &self,
+        company: CompanyId,
+        query: &StatsQuery,
+    ) -> StoreResult<CallbackStats> {
+        let tables = self.lock()?;
+        let callbacks: Vec<CallbackRequest> = tables
+            .callbacks
+            .values()
+            .filter(|c| c.company_id == company)
+            .cloned()
+            .collect();
+        Ok(crate::domain::callback_stats::compute(&callbacks, query))
+    }
+
+    async fn delete_phone_number(
+        &self,
+        company: CompanyId,
+        number: &E164Number,
+    ) -> StoreResult<bool> {
+        let mut tables = self.lock()?;
+        if tables
+            .numbers
+            .get(number)
+            .is_some_and(|n| n.company_id == company)
+        {
+            tables.numbers.remove(number);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn delete_branch(&self, company: CompanyId, branch: BranchId) -> StoreResult<Deleted> {
+        let mut tables = self.lock()?;
+        if tables
+            .branches
+            .get(&branch)
+            .is_none_or(|b| b.company_id != company)
+        {
+            return Ok(Deleted::NotFound);
+        }
+        let in_use = tables.numbers.values().any(|n| n.branch_id == Some(branch))
+            || tables.staff.values().any(|s| s.branch_id == branch)
+            || tables.appointments.values().any(|a| a.branch_id == branch);
+        if in_use {
+            return Ok(Deleted::InUse);
+        }
+        tables.branches.remove(&branch);
+        for b in tables.branches.values_mut() {
+            if b.fallback_branch_id == Some(branch) {
+                b.fallback_branch_id = None;
+            }
+        }
+        for c in tables.companies.values_mut() {
+            if c.default_branch_id == Some(branch) {
+                c.default_branch_id = None;
+            }
+        }
+        for c in tables.callbacks.values_mut() {
+            if c.branch_id == Some(branch) {
+                c.branch_id = None;
+            }
+        }
+        tables.tokens.retain(|t| t.branch_id != Some(branch));
+        Ok(Deleted::Deleted)
+    }
+
+    async fn customer(&self, company: CompanyId, id: CustomerId) -> StoreResult<Option<Customer>> {
+        Ok(self
+            .lock()?
+            .customers
+            .get(&id)
+            .filter(|c| c.company_id == company)
+            .cloned())
+    }
+
+    async fn find_customers(
+        &self,
+        company: CompanyId,
+        filter: &CustomerFilter,
+    ) -> StoreResult<Vec<Customer>> {
+        let tables = self.lock()?;
+        let mut found: Vec<Customer> = tables
+            .customers
+            .values()
+            .filter(|c| c.company_id == company)
+            .filter(|c| filter.phone.as_ref().is_none_or(|p| *p == c.phone))
+            .filter(|c| {
+                filter
+                    .after_phone
+                    .as_deref()
+                    .is_none_or(|after| c.phone.as_str() > after)
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.phone.as_str().cmp(b.phone.as_str()));
+        found.truncate(filter.limit as usize);
+        Ok(found)
+    }
+
+    async fn delete_customer(&self, company: CompanyId, id: CustomerId) -> StoreResult<Deleted> {
+        let mut tables = self.lock()?;
+        if tables
+            .customers
+            .get(&id)
+            .is_none_or(|c| c.company_id != company)
+        {
+            return Ok(Deleted::NotFound);
+        }
+        if tables.appointments.values().any(|a| a.customer_id == id) {
+            return Ok(Deleted::InUse);
+        }
+        tables.customers.remove(&id);
+        for c in tables.callbacks.values_mut() {
+            if c.customer_id == Some(id) {
+                c.customer_id = None;
+            }
+        }
+        Ok(Deleted::Deleted)
+    }
+
+    async fn find_appointments(
+        &self,
+        company: CompanyId,
+        filter: &AppointmentFilter,
+    ) -> StoreResult<Vec<Appointment>> {
+        let tables = self.lock()?;
+        let mut found: Vec<Appointment> = tables
+            .appointments
+            .values()
+            .filter(|a| a.company_id == company)
+            .filter(|a| filter.branch_id.is_none_or(|b| b == a.branch_id))
+            .filter(|a| filter.staff_id.is_none_or(|s| s == a.staff_id))
+            .filter(|a| filter.customer_id.is_none_or(|c| c == a.customer_id))
+            .filter(|a| filter.status.is_none_or(|s| s == a.status))
+            .filter(|a| filter.from.is_none_or(|t| a.starts_at >= t))
+            .filter(|a| filter.until.is_none_or(|t| a.starts_at < t))
+            .filter(|a| {
+                filter
+                    .after
+                    .is_none_or(|(at, id)| (a.starts_at, a.id) > (at, id))
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| (a.starts_at, a.id));
+        found.truncate(filter.limit as usize);
+        Ok(found)
     }
 }
 

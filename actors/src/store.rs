@@ -4,6 +4,7 @@
 //! trait, so engine tests can run against any implementation. Implementations must make each
 //! method atomic: a call either happens completely or not at all.
 
+use crate::admin_query::*;
 use crate::domain::sla::CallbackEscalation;
 use crate::domain::*;
 use async_trait::async_trait;
@@ -62,6 +63,14 @@ pub struct CallbackFilter {
     pub branch_id: Option<BranchId>,
     /// Only callbacks assigned to this staff member.
     pub assigned_staff_id: Option<StaffId>,
+    /// Only callbacks of this priority.
+    pub priority: Option<Priority>,
+    /// Only callbacks overdue at this instant: open, with the deadline before it.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// The order.
+    pub sort: CallbackSort,
+    /// Only callbacks after this one in `sort` order (the previous page's last row).
+    pub after: Option<CallbackCursor>,
     /// At most this many.
     pub limit: u32,
 }
@@ -72,6 +81,10 @@ impl Default for CallbackFilter {
             status: None,
             branch_id: None,
             assigned_staff_id: None,
+            priority: None,
+            overdue_at: None,
+            sort: CallbackSort::Queue,
+            after: None,
             limit: Self::DEFAULT_LIMIT,
         }
     }
@@ -220,7 +233,8 @@ pub trait Store: Send + Sync + 'static {
         company: CompanyId,
         id: CallbackId,
     ) -> StoreResult<Option<CallbackRequest>>;
-    /// A company's callback requests matching `filter`, most urgent first, then oldest.
+    /// A company's callback requests matching `filter`, in `filter.sort` order (queue order by
+    /// default: most urgent first, then oldest, then id).
     async fn find_callbacks(
         &self,
         company: CompanyId,
@@ -292,4 +306,45 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// A company's audit log, newest first.
     async fn list_audit(&self, company: CompanyId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    // Admin API (issue 5): filtered lists, deletes and statistics.
+
+    /// A company's audit entries matching `filter`, newest first (by sequence number).
+    async fn find_audit(
+        &self,
+        company: CompanyId,
+        filter: &AuditFilter,
+    ) -> StoreResult<Vec<AuditRecord>>;
+    /// The callback figures of one company (or one of its branches), as defined in
+    /// `domain::callback_stats`.
+    async fn callback_stats(
+        &self,
+        company: CompanyId,
+        query: &StatsQuery,
+    ) -> StoreResult<CallbackStats>;
+    /// Deletes a dialled number of the company; `false` when it has no such number.
+    async fn delete_phone_number(
+        &self,
+        company: CompanyId,
+        number: &E164Number,
+    ) -> StoreResult<bool>;
+    /// Deletes a branch of the company unless numbers, staff or appointments refer to it.
+    async fn delete_branch(&self, company: CompanyId, branch: BranchId) -> StoreResult<Deleted>;
+    /// One customer of the company.
+    async fn customer(&self, company: CompanyId, id: CustomerId) -> StoreResult<Option<Customer>>;
+    /// A company's customers matching `filter`, by phone number.
+    async fn find_customers(
+        &self,
+        company: CompanyId,
+        filter: &CustomerFilter,
+    ) -> StoreResult<Vec<Customer>>;
+    /// Deletes a customer of the company unless appointments refer to them (their callbacks
+    /// keep the number and lose the link).
+    async fn delete_customer(&self, company: CompanyId, id: CustomerId) -> StoreResult<Deleted>;
+    /// A company's appointments matching `filter`, by start time, then id.
+    async fn find_appointments(
+        &self,
+        company: CompanyId,
+        filter: &AppointmentFilter,
+    ) -> StoreResult<Vec<Appointment>>;
 }

@@ -16,6 +16,7 @@ macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $begin_for_number:path) => {
         use crate::store::map_sqlx_error;
         use async_trait::async_trait;
+        use callflow_actors::admin_query::*;
         use callflow_actors::domain::*;
         use callflow_actors::domain::sla::CallbackEscalation;
         use callflow_actors::store::{
@@ -66,6 +67,12 @@ macro_rules! sql_store {
         fn count(row: &$row, column: &str) -> StoreResult<u32> {
             let n: i32 = get(row, column)?;
             u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("column {column}: {n} < 0")))
+        }
+
+        /// Reads a count column (`COUNT(*)` is a 64-bit integer on both backends).
+        fn tally(row: &$row, column: &str) -> StoreResult<u64> {
+            let n: i64 = get(row, column)?;
+            u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("column {column}: {n} < 0")))
         }
 
         fn to_i32(n: u32) -> i32 {
@@ -256,6 +263,38 @@ macro_rules! sql_store {
                 ip: get(row, "ip")?,
                 at: get(row, "at")?,
             })
+        }
+
+        /// The callback list statement for `sort`: filters `$1`..`$6` (company, status, branch,
+        /// assignee, priority, overdue-at), limit `$7`, and with a cursor its rank, time and id
+        /// as `$8`..`$10`. Built from fixed pieces only, never from input.
+        fn find_callbacks_sql(sort: CallbackSort, with_cursor: bool) -> String {
+            let (order, after) = match sort {
+                CallbackSort::Queue => (
+                    "priority_rank DESC, created_at, id",
+                    "(priority_rank < $8 OR (priority_rank = $8 AND (created_at > $9 OR (created_at = $9 AND id > $10))))",
+                ),
+                CallbackSort::CreatedAsc => ("created_at, id", "(created_at > $9 OR (created_at = $9 AND id > $10))"),
+                CallbackSort::CreatedDesc => ("created_at DESC, id DESC", "(created_at < $9 OR (created_at = $9 AND id < $10))"),
+                CallbackSort::DueAsc => ("due_at, id", "(due_at > $9 OR (due_at = $9 AND id > $10))"),
+                CallbackSort::DueDesc => ("due_at DESC, id DESC", "(due_at < $9 OR (due_at = $9 AND id < $10))"),
+            };
+            // Queue order pages by rank and time; the others by one time column, so $8 (the
+            // rank) is still bound but has to appear for Postgres to type it.
+            let after = match (with_cursor, sort) {
+                (false, _) => String::new(),
+                (true, CallbackSort::Queue) => format!(" AND {after}"),
+                (true, _) => format!(" AND {after} AND $8 = $8"),
+            };
+            format!(
+                "SELECT * FROM callback_requests
+                 WHERE company_id = $1 AND ($2 IS NULL OR status = $2)
+                   AND ($3 IS NULL OR branch_id = $3) AND ($4 IS NULL OR assigned_staff_id = $4)
+                   AND ($5 IS NULL OR priority = $5)
+                   AND ($6 IS NULL OR (status IN ('pending', 'assigned', 'contacted') AND due_at < $6)){after}
+                 ORDER BY {order}
+                 LIMIT $7"
+            )
         }
 
         /// The upsert of a call, shared by the single write and the batch.
@@ -970,24 +1009,25 @@ macro_rules! sql_store {
                 company_id: CompanyId,
                 filter: &CallbackFilter,
             ) -> StoreResult<Vec<CallbackRequest>> {
-                sqlx::query(
-                    "SELECT * FROM callback_requests
-                     WHERE company_id = $1 AND ($2 IS NULL OR status = $2)
-                       AND ($3 IS NULL OR branch_id = $3) AND ($4 IS NULL OR assigned_staff_id = $4)
-                     ORDER BY priority_rank DESC, created_at, id
-                     LIMIT $5",
-                )
-                .bind(company_id.0)
-                .bind(filter.status.map(|s| s.as_str()))
-                .bind(filter.branch_id.map(|b| b.0))
-                .bind(filter.assigned_staff_id.map(|s| s.0))
-                .bind(i64::from(filter.limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_sqlx_error)?
-                .iter()
-                .map(callback)
-                .collect()
+                let sql = find_callbacks_sql(filter.sort, filter.after.is_some());
+                let mut query = sqlx::query(&sql)
+                    .bind(company_id.0)
+                    .bind(filter.status.map(|s| s.as_str()))
+                    .bind(filter.branch_id.map(|b| b.0))
+                    .bind(filter.assigned_staff_id.map(|s| s.0))
+                    .bind(filter.priority.map(|p| p.as_str()))
+                    .bind(filter.overdue_at)
+                    .bind(i64::from(filter.limit));
+                if let Some(cursor) = &filter.after {
+                    query = query.bind(cursor.rank).bind(cursor.at).bind(cursor.id.0);
+                }
+                query
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .iter()
+                    .map(callback)
+                    .collect()
             }
 
             async fn open_callback(
@@ -1207,6 +1247,253 @@ macro_rules! sql_store {
                     .iter()
                     .map(audit_entry)
                     .collect()
+            }
+
+            async fn find_audit(&self, company_id: CompanyId, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM audit_log
+                     WHERE company_id = $1 AND ($2 IS NULL OR entity_type = $2)
+                       AND ($3 IS NULL OR entity_id = $3) AND ($4 IS NULL OR action = $4)
+                       AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR id < $6)
+                     ORDER BY id DESC
+                     LIMIT $7",
+                )
+                .bind(company_id.0)
+                .bind(f.entity_type.as_deref())
+                .bind(f.entity_id.as_deref())
+                .bind(f.action.as_deref())
+                .bind(f.since)
+                .bind(f.before_id)
+                .bind(i64::from(f.limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                rows.iter()
+                    .map(|row| Ok(AuditRecord { id: get(row, "id")?, entry: audit_entry(row)? }))
+                    .collect()
+            }
+
+            async fn callback_stats(&self, company_id: CompanyId, q: &StatsQuery) -> StoreResult<CallbackStats> {
+                let branch = q.branch_id.map(|b| b.0);
+                // Open callbacks: the partial index on open rows answers these.
+                let open = sqlx::query(
+                    "SELECT COUNT(*) FILTER (WHERE status = 'pending') AS pending, COUNT(*) AS open,
+                         COUNT(*) FILTER (WHERE due_at < $3) AS overdue
+                     FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND status IN ('pending', 'assigned', 'contacted')",
+                )
+                .bind(company_id.0).bind(branch).bind(q.now)
+                .fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
+                // Created in the window (and today): averages from creation.
+                let created = sqlx::query(
+                    "SELECT COUNT(*) FILTER (WHERE created_at >= $4) AS created_today,
+                         CAST(AVG(unixepoch(assigned_at) - unixepoch(created_at)) FILTER (WHERE assigned_at IS NOT NULL) AS DOUBLE PRECISION) AS to_assign,
+                         CAST(AVG(unixepoch(contacted_at) - unixepoch(created_at)) FILTER (WHERE contacted_at IS NOT NULL) AS DOUBLE PRECISION) AS to_contact,
+                         CAST(AVG(unixepoch(completed_at) - unixepoch(created_at)) FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL AND created_at >= $5) AS DOUBLE PRECISION) AS to_complete
+                     FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND created_at >= $6 AND created_at <= $3",
+                )
+                .bind(company_id.0).bind(branch).bind(q.now).bind(q.today_start).bind(q.window_start)
+                .bind(q.window_start.min(q.today_start))
+                .fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
+                let created_today = tally(&created, "created_today")?;
+                // The averages must cover the window only; when today starts before the window
+                // (a window shorter than today), they are recomputed over the window alone.
+                let averages = if q.today_start < q.window_start {
+                    sqlx::query(
+                        "SELECT
+                             CAST(AVG(unixepoch(assigned_at) - unixepoch(created_at)) FILTER (WHERE assigned_at IS NOT NULL) AS DOUBLE PRECISION) AS to_assign,
+                             CAST(AVG(unixepoch(contacted_at) - unixepoch(created_at)) FILTER (WHERE contacted_at IS NOT NULL) AS DOUBLE PRECISION) AS to_contact,
+                             CAST(AVG(unixepoch(completed_at) - unixepoch(created_at)) FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL) AS DOUBLE PRECISION) AS to_complete
+                         FROM callback_requests
+                         WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                           AND created_at >= $4 AND created_at <= $3",
+                    )
+                    .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
+                    .fetch_one(&self.pool).await.map_err(map_sqlx_error)?
+                } else {
+                    created
+                };
+                let mut sla: std::collections::BTreeMap<i16, (Priority, u64, u64)> =
+                    Priority::ALL.iter().map(|p| (p.rank(), (*p, 0, 0))).collect();
+                let closed = sqlx::query(
+                    "SELECT priority, COUNT(*) FILTER (WHERE status = 'completed' AND completed_at <= due_at) AS met,
+                         COUNT(*) FILTER (WHERE status <> 'completed' OR completed_at > due_at) AS missed
+                     FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND status IN ('completed', 'expired', 'unreachable')
+                       AND completed_at >= $4 AND completed_at <= $3
+                     GROUP BY priority",
+                )
+                .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
+                .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
+                let late_open = sqlx::query(
+                    "SELECT priority, CAST(0 AS BIGINT) AS met, COUNT(*) AS missed
+                     FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND status IN ('pending', 'assigned', 'contacted')
+                       AND due_at >= $4 AND due_at < $3
+                     GROUP BY priority",
+                )
+                .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
+                .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
+                for row in closed.iter().chain(late_open.iter()) {
+                    let priority: Priority = parsed(row, "priority")?;
+                    if let Some(entry) = sla.get_mut(&priority.rank()) {
+                        entry.1 += tally(row, "met")?;
+                        entry.2 += tally(row, "missed")?;
+                    }
+                }
+                let load = sqlx::query(
+                    "SELECT assigned_staff_id, COUNT(*) AS open
+                     FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND status IN ('pending', 'assigned', 'contacted') AND assigned_staff_id IS NOT NULL
+                     GROUP BY assigned_staff_id",
+                )
+                .bind(company_id.0).bind(branch)
+                .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
+                let mut staff_load = load
+                    .iter()
+                    .map(|row| Ok(StaffLoad { staff_id: StaffId(get(row, "assigned_staff_id")?), open: tally(row, "open")? }))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                staff_load.sort_by(|a, b| b.open.cmp(&a.open).then(a.staff_id.0.as_bytes().cmp(b.staff_id.0.as_bytes())));
+                Ok(CallbackStats {
+                    pending: tally(&open, "pending")?,
+                    open: tally(&open, "open")?,
+                    overdue: tally(&open, "overdue")?,
+                    created_today,
+                    sla: sla
+                        .into_values()
+                        .map(|(priority, met, missed)| SlaFigure {
+                            priority,
+                            met,
+                            missed,
+                            compliance_percent: callflow_actors::domain::callback_stats::percent(met, missed),
+                        })
+                        .collect(),
+                    avg_seconds_to_assign: get(&averages, "to_assign")?,
+                    avg_seconds_to_contact: get(&averages, "to_contact")?,
+                    avg_seconds_to_complete: get(&averages, "to_complete")?,
+                    staff_load,
+                })
+            }
+
+            async fn delete_phone_number(&self, company_id: CompanyId, number: &E164Number) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM phone_numbers WHERE number = $1 AND company_id = $2")
+                    .bind(number.as_str())
+                    .bind(company_id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_branch(&self, company_id: CompanyId, branch: BranchId) -> StoreResult<Deleted> {
+                // One conditional statement: nothing can start referring to the branch between
+                // the check and the delete.
+                let done = sqlx::query(
+                    "DELETE FROM branches WHERE id = $1 AND company_id = $2
+                       AND NOT EXISTS (SELECT 1 FROM phone_numbers WHERE branch_id = $1)
+                       AND NOT EXISTS (SELECT 1 FROM staff WHERE branch_id = $1)
+                       AND NOT EXISTS (SELECT 1 FROM appointments WHERE branch_id = $1)",
+                )
+                .bind(branch.0)
+                .bind(company_id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                if done.rows_affected() == 1 {
+                    return Ok(Deleted::Deleted);
+                }
+                let exists = sqlx::query("SELECT 1 FROM branches WHERE id = $1 AND company_id = $2")
+                    .bind(branch.0)
+                    .bind(company_id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                Ok(if exists.is_some() { Deleted::InUse } else { Deleted::NotFound })
+            }
+
+            async fn customer(&self, company_id: CompanyId, id: CustomerId) -> StoreResult<Option<Customer>> {
+                sqlx::query("SELECT * FROM customers WHERE company_id = $1 AND id = $2")
+                    .bind(company_id.0)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_sqlx_error)?
+                    .as_ref()
+                    .map(customer)
+                    .transpose()
+            }
+
+            async fn find_customers(&self, company_id: CompanyId, f: &CustomerFilter) -> StoreResult<Vec<Customer>> {
+                sqlx::query(
+                    "SELECT * FROM customers
+                     WHERE company_id = $1 AND ($2 IS NULL OR phone = $2) AND ($3 IS NULL OR phone > $3)
+                     ORDER BY phone
+                     LIMIT $4",
+                )
+                .bind(company_id.0)
+                .bind(f.phone.as_ref().map(|p| p.as_str()))
+                .bind(f.after_phone.as_deref())
+                .bind(i64::from(f.limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(customer)
+                .collect()
+            }
+
+            async fn delete_customer(&self, company_id: CompanyId, id: CustomerId) -> StoreResult<Deleted> {
+                let done = sqlx::query(
+                    "DELETE FROM customers WHERE id = $1 AND company_id = $2
+                       AND NOT EXISTS (SELECT 1 FROM appointments WHERE customer_id = $1)",
+                )
+                .bind(id.0)
+                .bind(company_id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?;
+                if done.rows_affected() == 1 {
+                    return Ok(Deleted::Deleted);
+                }
+                Ok(match self.customer(company_id, id).await? {
+                    Some(_) => Deleted::InUse,
+                    None => Deleted::NotFound,
+                })
+            }
+
+            async fn find_appointments(&self, company_id: CompanyId, f: &AppointmentFilter) -> StoreResult<Vec<Appointment>> {
+                sqlx::query(
+                    "SELECT * FROM appointments
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND ($3 IS NULL OR staff_id = $3) AND ($4 IS NULL OR customer_id = $4)
+                       AND ($5 IS NULL OR status = $5)
+                       AND ($6 IS NULL OR starts_at >= $6) AND ($7 IS NULL OR starts_at < $7)
+                       AND ($8 IS NULL OR starts_at > $8 OR (starts_at = $8 AND id > $9))
+                     ORDER BY starts_at, id
+                     LIMIT $10",
+                )
+                .bind(company_id.0)
+                .bind(f.branch_id.map(|b| b.0))
+                .bind(f.staff_id.map(|s| s.0))
+                .bind(f.customer_id.map(|c| c.0))
+                .bind(f.status.map(|s| s.as_str()))
+                .bind(f.from)
+                .bind(f.until)
+                .bind(f.after.map(|(at, _)| at))
+                .bind(f.after.map(|(_, id)| id.0))
+                .bind(i64::from(f.limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_sqlx_error)?
+                .iter()
+                .map(appointment)
+                .collect()
             }
         }
     };

@@ -1,5 +1,7 @@
 //! End-to-end tests: real servers on free ports, real databases, real clients.
 
+mod admin_api;
+mod admin_store;
 mod callbacks_api;
 mod cli;
 mod engine_contention;

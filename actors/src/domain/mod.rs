@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod availability;
 pub mod calendar;
 pub mod callback;
+pub mod callback_stats;
 pub mod extraction;
 pub mod ids;
 pub mod language;

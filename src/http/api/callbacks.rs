@@ -1,5 +1,6 @@
 //! `/api/v1/callbacks`: open a callback request (or merge into the open one for the number),
-//! list them in queue order, read one.
+//! read one, and move it through its lifecycle (lists and stats: `callback_list`). Every
+//! change is recorded in the audit log.
 //!
 //! `POST` answers 201 Created with the new callback and `"merged": false`, or 200 OK with the
 //! open callback the request merged into and `"merged": true`; both carry `Location`.
@@ -19,6 +20,7 @@
 //! complete or cancel to up to 100 callbacks, each at its current version, and answers 200 with
 //! one result per id.
 
+use super::audit::{self, json, Change};
 use super::auth::{find_branch, store_error, Caller};
 use crate::callbacks::{callback_event, open_callback_for_caller, Opened, Opening};
 use crate::events::EventType;
@@ -32,14 +34,10 @@ use callflow_actors::domain::callback::{
 };
 use callflow_actors::domain::extraction::mentions_urgency;
 use callflow_actors::domain::*;
-use callflow_actors::CallbackFilter;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Most callbacks one list answer holds.
-pub const MAX_LIST_LIMIT: u32 = 500;
 
 /// Longest phone number text read (anything longer is not a phone number).
 const MAX_PHONE_CHARS: usize = 64;
@@ -79,25 +77,11 @@ struct OpenedBody<'a> {
     merged: bool,
 }
 
-/// `GET /api/v1/callbacks` answer.
-#[derive(Serialize)]
-struct Listed {
-    callbacks: Vec<CallbackRequest>,
-}
-
-/// `GET /api/v1/callbacks` query.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    /// Only callbacks in this state.
-    status: Option<String>,
-    /// At most this many (1 to 500, default 100).
-    limit: Option<String>,
-}
-
 /// `POST /api/v1/callbacks`
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let input: NewCallback = read_body(body.into_inner())?;
@@ -135,6 +119,23 @@ pub async fn create(
     .await
     .map_err(store_error)?;
     let merged = opened == Opened::Merged;
+    audit::record(
+        &state,
+        &caller,
+        &req,
+        Change {
+            action: if merged {
+                "callback.merge"
+            } else {
+                "callback.create"
+            },
+            entity_type: "callback",
+            entity_id: callback.id.to_string(),
+            old: None,
+            new: json(&callback),
+        },
+    )
+    .await;
     let mut answer = if merged {
         HttpResponse::Ok()
     } else {
@@ -146,22 +147,6 @@ pub async fn create(
             callback: &callback,
             merged,
         }))
-}
-
-/// `GET /api/v1/callbacks?status=pending&limit=50`: the caller's callbacks, most urgent first,
-/// then oldest.
-pub async fn list(
-    caller: Caller,
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let filter = caller.callback_filter(list_filter(&query)?);
-    let callbacks = state
-        .store
-        .find_callbacks(caller.company_id, &filter)
-        .await
-        .map_err(store_error)?;
-    Ok(HttpResponse::Ok().json(Listed { callbacks }))
 }
 
 /// `GET /api/v1/callbacks/{id}`: 404 unless the caller may see it.
@@ -340,34 +325,6 @@ async fn resolve_branch(
     Ok(Some(branch.id))
 }
 
-/// The store filter a list query asks for (before the caller's scope narrows it).
-fn list_filter(query: &ListQuery) -> Result<CallbackFilter, ApiError> {
-    let mut problems = BTreeMap::new();
-    let mut problem = |field: &str, message: String| {
-        problems.insert(field.to_owned(), message);
-    };
-    let status = parse_opt(&mut problem, "status", query.status.as_deref(), |raw| {
-        raw.parse::<CallbackStatus>().map_err(|_| {
-            let all: Vec<_> = CallbackStatus::ALL.iter().map(|s| s.as_str()).collect();
-            format!("must be one of {}", all.join(", "))
-        })
-    });
-    let limit = parse_opt(&mut problem, "limit", query.limit.as_deref(), |raw| {
-        raw.parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
-            .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIST_LIMIT}"))
-    });
-    if !problems.is_empty() {
-        return Err(ApiError::invalid_fields(problems));
-    }
-    Ok(CallbackFilter {
-        status,
-        limit: limit.unwrap_or(CallbackFilter::DEFAULT_LIMIT),
-        ..CallbackFilter::default()
-    })
-}
-
 /// Most callbacks one bulk request acts on.
 pub const MAX_BULK_IDS: usize = 100;
 
@@ -468,7 +425,9 @@ pub async fn act(
     let expected = expected_version(&req, body.version)?;
     let action = action_from(&state, &caller, &action_name, &body).await?;
     let now = Utc::now();
+    let before = before_change(&state, &caller, &id).await;
     let changed = apply(&state, &caller, &id, &action, expected, now).await?;
+    audit_step(&state, &caller, &req, &action, before, &changed).await;
     Ok(HttpResponse::Ok().json(changed))
 }
 
@@ -478,6 +437,7 @@ pub async fn act(
 pub async fn bulk(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: BulkBody = read_optional_body(&body)?;
@@ -513,13 +473,17 @@ pub async fn bulk(
     let now = Utc::now();
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
+        let before = before_change(&state, &caller, &id).await;
         let result = match apply(&state, &caller, &id, &action, None, now).await {
-            Ok(changed) => serde_json::json!({
+            Ok(changed) => {
+                audit_step(&state, &caller, &req, &action, before, &changed).await;
+                serde_json::json!({
                 "id": id,
                 "ok": true,
                 "status": changed.status,
                 "version": changed.version,
-            }),
+                })
+            }
             Err(Refusal::Failed(e)) => return Err(e),
             Err(refusal) => serde_json::json!({
                 "id": id,
@@ -530,6 +494,44 @@ pub async fn bulk(
         results.push(result);
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
+}
+
+/// The callback `id` as the caller sees it before a lifecycle step, for the audit log's old
+/// value (`None` when it cannot be read; `apply` then answers why).
+async fn before_change(state: &AppState, caller: &Caller, id: &str) -> Option<CallbackRequest> {
+    let id: CallbackId = id.trim().parse().ok()?;
+    state
+        .store
+        .callback(caller.company_id, id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|c| caller.may_see(c))
+}
+
+/// Records a lifecycle step (`callback.assign`, …) in the audit log.
+async fn audit_step(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    action: &CallbackAction,
+    before: Option<CallbackRequest>,
+    after: &CallbackRequest,
+) {
+    let name = format!("callback.{}", action.name());
+    audit::record(
+        state,
+        caller,
+        req,
+        Change {
+            action: &name,
+            entity_type: "callback",
+            entity_id: after.id.to_string(),
+            old: before.as_ref().and_then(json),
+            new: json(after),
+        },
+    )
+    .await;
 }
 
 /// Assigning and cancelling are for managers and admins: staff take what they are given and
