@@ -38,6 +38,9 @@ pub enum StartupError {
     /// Redis is configured but unreachable.
     #[error("cannot connect to redis.url: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Notifications could not start (TLS or SMTP settings).
+    #[error("cannot start notifications: {0}")]
+    Notifications(#[from] crate::notify::StartError),
     /// The listen address is taken or not ours.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -56,6 +59,7 @@ pub struct Application {
     store: Arc<dyn Store>,
     engine: Engine,
     events: Events,
+    notifications: crate::notify::Notifications,
 }
 
 impl Application {
@@ -88,6 +92,9 @@ impl Application {
         let readiness = Readiness::default();
         let config = Arc::new(config);
         let events = Events::new();
+        // The outbox listener subscribes here; the worker delivers what earlier runs left due.
+        let notifications =
+            crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
         let state = web::Data::new(AppState {
             store: store.clone(),
             engine: engine.clone(),
@@ -134,6 +141,7 @@ impl Application {
             store,
             engine,
             events,
+            notifications,
         })
     }
 
@@ -169,7 +177,7 @@ impl Application {
 
     /// Serves until stopped (by [`ServerHandle::stop`] or SIGINT/SIGTERM), then closes the
     /// database once in-flight requests are done.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let signals = tokio::spawn(async move {
             wait_for_shutdown_signal().await;
@@ -182,6 +190,8 @@ impl Application {
         if let Err(e) = self.engine.flush().await {
             tracing::error!(error = %e, "could not flush pending writes");
         }
+        // Attempts in flight finish (bounded by their timeout); pending ones wait for the next start.
+        self.notifications.stop().await;
         self.database.close().await;
         tracing::info!("callflow stopped");
         served
