@@ -104,6 +104,7 @@ impl Application {
             rate_limits: http::rate_limit::RateLimits::new(&config.rate_limits),
             config: config.clone(),
             events: events.clone(),
+            notify: notifications.handle(),
         });
         // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,
         // before new events arrive; a failure here is logged and does not stop the start.

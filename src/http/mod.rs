@@ -33,6 +33,8 @@ pub struct AppState {
     pub rate_limits: rate_limit::RateLimits,
     /// Domain events: publish after a change is durable.
     pub events: crate::events::Events,
+    /// Notification subscriptions, outbox and log (the admin API's webhooks endpoints).
+    pub notify: crate::notify::NotifyHandle,
 }
 
 /// Set once the engine is started; `/readyz` answers 503 until then.

@@ -73,9 +73,27 @@ pub enum StartError {
     Transport(#[from] send::TransportError),
 }
 
+/// What request handlers need of notifications: the outbox's database and a way to wake the
+/// worker. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct NotifyHandle {
+    /// The database holding subscriptions, the outbox and the log.
+    pub db: Database,
+    /// Whether `[smtp]` is configured (e-mail subscriptions need it).
+    pub email_enabled: bool,
+    wake: Arc<Notify>,
+}
+
+impl NotifyHandle {
+    /// Makes the worker look at the outbox now (after a redelivery, say).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
 /// The running delivery worker (on its own arbiter); stop it with [`Notifications::stop`].
 pub struct Notifications {
-    wake: Arc<Notify>,
+    handle: NotifyHandle,
     stop: watch::Sender<bool>,
     done: Option<oneshot::Receiver<()>>,
     arbiter: actix_rt::Arbiter,
@@ -97,6 +115,8 @@ impl Notifications {
         // Fail at start, not on the first delivery, when TLS cannot be set up.
         drop(send::http_client(request_timeout)?);
         let wake = Arc::new(Notify::new());
+        let email_enabled = mailer.is_some();
+        let db_for_handle = db.clone();
         events.subscribe(Arc::new(listener::OutboxListener::new(
             db.clone(),
             store,
@@ -129,16 +149,20 @@ impl Notifications {
             });
         });
         Ok(Self {
-            wake,
+            handle: NotifyHandle {
+                db: db_for_handle,
+                email_enabled,
+                wake,
+            },
             stop,
             done: Some(done),
             arbiter,
         })
     }
 
-    /// Makes the worker look at the outbox now.
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    /// The handle request handlers use.
+    pub fn handle(&self) -> NotifyHandle {
+        self.handle.clone()
     }
 
     /// Stops claiming, waits for the attempts in flight (each bounded by the request timeout)

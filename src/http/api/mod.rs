@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod callbacks;
+pub mod webhooks;
 
 use super::error::ApiError;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -46,6 +47,41 @@ pub fn scope() -> actix_web::Scope {
         .service(
             web::resource("/callbacks/{id}/{action}")
                 .route(web::post().to(callbacks::act))
+                .default_service(web::to(method_not_allowed)),
+        )
+        // Notifications (src/http/api/webhooks.rs); `deliveries` before `{id}`, which would
+        // take it for an id.
+        .service(
+            web::resource("/webhooks")
+                .route(web::post().to(webhooks::create))
+                .route(web::get().to(webhooks::list))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/webhooks/deliveries")
+                .route(web::get().to(webhooks::deliveries))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/webhooks/deliveries/{id}")
+                .route(web::get().to(webhooks::delivery))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/webhooks/deliveries/{id}/redeliver")
+                .route(web::post().to(webhooks::redeliver))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/webhooks/{id}")
+                .route(web::get().to(webhooks::get))
+                .route(web::patch().to(webhooks::update))
+                .route(web::delete().to(webhooks::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/notifications")
+                .route(web::get().to(webhooks::log))
                 .default_service(web::to(method_not_allowed)),
         )
         .default_service(web::to(no_such_endpoint))
