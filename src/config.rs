@@ -41,6 +41,10 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// Log output.
     pub logging: LoggingConfig,
+    /// Outbound webhooks, Slack, Teams and e-mail delivery.
+    pub notifications: NotificationsConfig,
+    /// The SMTP server e-mail alerts go through.
+    pub smtp: SmtpConfig,
 }
 
 /// `[server]`
@@ -192,6 +196,97 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// `[notifications]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// Backoff ceiling after the first failed attempt; doubles per attempt.
+    pub backoff_base_ms: u64,
+    /// Largest backoff ceiling.
+    pub backoff_max_secs: u64,
+    /// Time one attempt (connect, send, answer) may take.
+    pub request_timeout_secs: u64,
+    /// Attempts in flight at once on this node.
+    pub concurrency: usize,
+    /// How often the outbox is checked for work other nodes queued.
+    pub poll_interval_ms: u64,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a local relay only).
+    None,
+    /// Plain connection upgraded with STARTTLS (required), usually port 587.
+    Starttls,
+    /// TLS from the first byte, usually port 465.
+    Tls,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Server host name; empty turns e-mail off.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Login; empty for none.
+    pub username: String,
+    /// Password for `username`.
+    pub password: Secret,
+    /// Sender address (`Callflow <alerts@example.com>` or a bare address).
+    pub from: String,
+    /// Transport security.
+    pub tls: SmtpTls,
+}
+
+impl SmtpConfig {
+    /// Whether e-mail is configured at all.
+    pub fn is_enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+}
+
+impl Config {
+    /// The `[notifications]` and `[smtp]` checks of [`Config::validate`].
+    fn validate_notifications(&self) -> Result<(), (&'static str, String)> {
+        let n = &self.notifications;
+        let positive: [(&'static str, u64); 5] = [
+            ("notifications.max_attempts", n.max_attempts.into()),
+            ("notifications.backoff_base_ms", n.backoff_base_ms),
+            ("notifications.request_timeout_secs", n.request_timeout_secs),
+            ("notifications.concurrency", n.concurrency as u64),
+            ("notifications.poll_interval_ms", n.poll_interval_ms),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err((key, "must be greater than 0".into()));
+        }
+        if n.backoff_max_secs.saturating_mul(1000) < n.backoff_base_ms {
+            return Err((
+                "notifications.backoff_max_secs",
+                "must not be below notifications.backoff_base_ms".into(),
+            ));
+        }
+        if self.smtp.is_enabled() {
+            if self.smtp.port == 0 {
+                return Err(("smtp.port", "must be greater than 0".into()));
+            }
+            if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err((
+                    "smtp.from",
+                    "must be an e-mail address (or \"Name <address>\") when smtp.host is set"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A value that must never appear in logs or debug output.
@@ -446,6 +541,7 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return Err(("logging.level", e.to_string()));
         }
+        self.validate_notifications()?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod retell;
 pub mod seed;
 pub mod sla;

@@ -39,6 +39,9 @@ pub enum StartupError {
     /// Redis is configured but unreachable.
     #[error("cannot connect to redis.url: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Notifications could not start (TLS or SMTP settings).
+    #[error("cannot start notifications: {0}")]
+    Notifications(#[from] crate::notify::StartError),
     /// The listen address is taken or not ours.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -58,6 +61,7 @@ pub struct Application {
     engine: Engine,
     events: Events,
     sla: SlaHandle,
+    notifications: crate::notify::Notifications,
 }
 
 impl Application {
@@ -112,6 +116,9 @@ impl Application {
             clock,
         );
         events.subscribe(sla.listener());
+        // The outbox listener subscribes here; the worker delivers what earlier runs left due.
+        let notifications =
+            crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
         let state = web::Data::new(AppState {
             store: store.clone(),
             engine: engine.clone(),
@@ -122,6 +129,7 @@ impl Application {
             config: config.clone(),
             events: events.clone(),
             sla: sla.clone(),
+            notify: notifications.handle(),
         });
         // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,
         // before new events arrive; a failure here is logged and does not stop the start.
@@ -160,6 +168,7 @@ impl Application {
             engine,
             events,
             sla,
+            notifications,
         })
     }
 
@@ -200,7 +209,7 @@ impl Application {
 
     /// Serves until stopped (by [`ServerHandle::stop`] or SIGINT/SIGTERM), then closes the
     /// database once in-flight requests are done.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let signals = tokio::spawn(async move {
             wait_for_shutdown_signal().await;
@@ -213,6 +222,8 @@ impl Application {
         if let Err(e) = self.engine.flush().await {
             tracing::error!(error = %e, "could not flush pending writes");
         }
+        // Attempts in flight finish (bounded by their timeout); pending ones wait for the next start.
+        self.notifications.stop().await;
         self.database.close().await;
         tracing::info!("callflow stopped");
         served

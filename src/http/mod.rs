@@ -35,6 +35,8 @@ pub struct AppState {
     pub events: crate::events::Events,
     /// The SLA monitor (told directly about changes that publish no event).
     pub sla: crate::sla::SlaHandle,
+    /// Notification subscriptions, outbox and log (the admin API's webhooks endpoints).
+    pub notify: crate::notify::NotifyHandle,
 }
 
 /// Set once the engine is started; `/readyz` answers 503 until then.

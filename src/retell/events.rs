@@ -4,9 +4,11 @@ use super::context::{active_call, CallFacts};
 use super::followup;
 use super::payload::RetellCall;
 use super::verified::SignedBody;
+use crate::events::EventType;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::metrics::RETELL_WEBHOOKS_TOTAL;
+use crate::notify::publish;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use callflow_actors::domain::{Call, CallEvent, CallId, CallStatus};
@@ -247,7 +249,12 @@ async fn follow_up(
     match event {
         "call_started" => {
             update.status = CallStatus::Ongoing;
-            state.engine.log_call(CallLogWrite::Call(update)).await?;
+            state
+                .engine
+                .log_call(CallLogWrite::Call(update.clone()))
+                .await?;
+            let branch = active.as_ref().map(|a| a.info.branch.name.as_str());
+            publish::call(&state.events, EventType::CallStarted, &update, branch).await;
         }
         "call_ended" => {
             let summary = state.engine.end_call(call_id).await;
@@ -256,7 +263,12 @@ async fn follow_up(
             update.duration_ms = call.duration_ms;
             update.disconnection_reason = call.disconnection_reason.clone();
             update.transcript = call.transcript.clone();
-            state.engine.log_call(CallLogWrite::Call(update)).await?;
+            state
+                .engine
+                .log_call(CallLogWrite::Call(update.clone()))
+                .await?;
+            let branch = active.as_ref().map(|a| a.info.branch.name.as_str());
+            publish::call(&state.events, EventType::CallEnded, &update, branch).await;
             if let Some(active) = active {
                 followup::after_call_ended(state, &active, summary, call).await?;
             }

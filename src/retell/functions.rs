@@ -10,6 +10,7 @@ use super::verified::SignedBody;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::metrics::RETELL_FUNCTIONS_TOTAL;
+use crate::notify::publish;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use callflow_actors::domain::availability::Unbookable;
@@ -247,6 +248,21 @@ impl FunctionContext<'_> {
             .iter()
             .map(|s| s.name.clone())
             .collect()
+    }
+
+    /// Branch, staff and service names of an appointment, for its events.
+    fn names<'s>(&'s self, a: &Appointment, service: &'s Service) -> publish::Names<'s> {
+        publish::Names {
+            branch: Some(self.active.info.branch.name.as_str()),
+            staff: self
+                .active
+                .info
+                .staff
+                .iter()
+                .find(|s| s.id == a.staff_id)
+                .map(|s| s.name.as_str()),
+            service: Some(service.name.as_str()),
+        }
     }
 
     fn staff_name(&self, id: StaffId) -> String {
@@ -654,6 +670,11 @@ async fn book_appointment(
         language: Some(ctx.active.context.language),
     };
     let outcome = ctx.state.engine.book(&request, ctx.now).await?;
+    if let BookingOutcome::Booked(a) = &outcome {
+        let names = ctx.names(a, &wanted.service);
+        publish::appointment_booked(&ctx.state.events, a, Some(&customer.phone), &names, None)
+            .await;
+    }
     booking_answer(ctx, &wanted.service, Some(&customer), outcome).await
 }
 
@@ -813,11 +834,19 @@ async fn cancel_appointment(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow
     };
     let company = ctx.active.context.company_id;
     match ctx.state.engine.cancel(company, appointment.id).await? {
-        Some(cancelled) => Ok(
-            Answer::ok(ctx.tongue.cancelled(&ctx.label(cancelled.starts_at)))
-                .with("appointment_id", json!(cancelled.id))
-                .with("status", json!(cancelled.status.as_str())),
-        ),
+        Some(cancelled) => {
+            if let Some(service) = ctx.service(cancelled.service_id) {
+                let names = ctx.names(&cancelled, &service);
+                let caller = ctx.active.context.caller.as_ref();
+                publish::appointment_cancelled(&ctx.state.events, &cancelled, caller, &names, None)
+                    .await;
+            }
+            Ok(
+                Answer::ok(ctx.tongue.cancelled(&ctx.label(cancelled.starts_at)))
+                    .with("appointment_id", json!(cancelled.id))
+                    .with("status", json!(cancelled.status.as_str())),
+            )
+        }
         None => Ok(Answer::need(
             ctx.tongue,
             "unknown_appointment",
@@ -885,6 +914,13 @@ async fn reschedule_appointment(
         .engine
         .reschedule(old.id, &request, ctx.now)
         .await?;
+    if let BookingOutcome::Booked(new) = &outcome {
+        let (events, caller) = (&ctx.state.events, ctx.active.context.caller.as_ref());
+        let names = ctx.names(new, &service);
+        publish::appointment_booked(events, new, caller, &names, Some(old.id)).await;
+        let names = ctx.names(&old, &service);
+        publish::appointment_cancelled(events, &old, caller, &names, Some(new.id)).await;
+    }
     // A failed move leaves the old appointment in place, so it does not count as a failed booking.
     let answer = booking_answer(ctx, &service, None, outcome).await?;
     if answer.code.is_none() {

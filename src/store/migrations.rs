@@ -50,12 +50,14 @@ const SQLITE: &[Embedded] = &[
     embed!("sqlite", 20261121000001, "initial"),
     embed!("sqlite", 20261121000002, "token_branch"),
     embed!("sqlite", 20261121000003, "call_event_processed"),
+    embed!("sqlite", 20261121000004, "notifications"),
     embed!("sqlite", 20261121000005, "admin_api"),
 ];
 const POSTGRES: &[Embedded] = &[
     embed!("postgres", 20261121000001, "initial"),
     embed!("postgres", 20261121000002, "token_branch"),
     embed!("postgres", 20261121000003, "call_event_processed"),
+    embed!("postgres", 20261121000004, "notifications"),
     embed!("postgres", 20261121000005, "admin_api"),
 ];
 

@@ -8,6 +8,7 @@ mod engine_contention;
 mod health;
 mod helpers;
 mod migrations;
+mod notifications;
 mod rate_limits;
 mod redis_holds;
 mod retell;

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod phone_numbers;
 pub mod services;
 pub mod staff;
+pub mod webhooks;
 
 use super::error::ApiError;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -136,6 +137,24 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint("/appointments/{id}/reschedule", M::POST, || {
             web::post().to(appointments::reschedule)
         }),
+        // Notifications: `deliveries` before `{id}`, which would take it for an id.
+        endpoint("/webhooks", M::GET, || web::get().to(webhooks::list)),
+        endpoint("/webhooks", M::POST, || web::post().to(webhooks::create)),
+        endpoint("/webhooks/deliveries", M::GET, || {
+            web::get().to(webhooks::deliveries)
+        }),
+        endpoint("/webhooks/deliveries/{id}", M::GET, || {
+            web::get().to(webhooks::delivery)
+        }),
+        endpoint("/webhooks/deliveries/{id}/redeliver", M::POST, || {
+            web::post().to(webhooks::redeliver)
+        }),
+        endpoint("/webhooks/{id}", M::GET, || web::get().to(webhooks::get)),
+        endpoint("/webhooks/{id}", M::PATCH, || web::patch().to(webhooks::update)),
+        endpoint("/webhooks/{id}", M::DELETE, || {
+            web::delete().to(webhooks::delete)
+        }),
+        endpoint("/notifications", M::GET, || web::get().to(webhooks::log)),
     ]
 }
 

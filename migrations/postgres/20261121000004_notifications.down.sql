@@ -1,0 +1,16 @@
+DROP TABLE notification_log;
+DROP INDEX webhook_deliveries_company;
+DROP INDEX webhook_deliveries_alert_once;
+DELETE FROM webhook_deliveries WHERE subscription_id IS NULL;
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_addressed;
+ALTER TABLE webhook_deliveries DROP COLUMN last_status;
+ALTER TABLE webhook_deliveries DROP COLUMN locked_until;
+ALTER TABLE webhook_deliveries DROP COLUMN recipient;
+ALTER TABLE webhook_deliveries DROP COLUMN kind;
+ALTER TABLE webhook_deliveries DROP COLUMN company_id;
+ALTER TABLE webhook_deliveries ALTER COLUMN subscription_id SET NOT NULL;
+DROP INDEX webhook_subscriptions_company;
+ALTER TABLE webhook_subscriptions DROP COLUMN updated_at;
+ALTER TABLE webhook_subscriptions DROP COLUMN disabled_reason;
+ALTER TABLE webhook_subscriptions DROP COLUMN description;
+ALTER TABLE webhook_subscriptions DROP COLUMN name;
