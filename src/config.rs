@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Time a client gets to send its request headers.
     pub client_request_timeout_secs: u64,
+    /// Mount `GET /bench/static` (a fixed small JSON answer): the HTTP ceiling the load
+    /// harness compares the webhook path against. Off in production.
+    pub bench_static_endpoint: bool,
 }
 
 /// The Retell key in the shipped `config.toml`: fine for trying callflow on this machine, refused

@@ -15,6 +15,12 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// `GET /bench/static` (mounted only with `server.bench_static_endpoint`): a fixed small JSON
+/// answer, the ceiling of this HTTP stack that the load harness compares the webhook path to.
+pub async fn bench_static() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "ok": true, "message": "static" }))
+}
+
 /// `GET /readyz`: 200 when the database (and Redis, when configured) answer and the engine is
 /// started, else 503.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

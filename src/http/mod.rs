@@ -58,6 +58,7 @@ impl Readiness {
 /// Registers every route, the body limits and the middleware on an app.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
     let limit = state.config.server.max_body_bytes;
+    let bench_static = state.config.server.bench_static_endpoint;
     cfg.app_data(state)
         .app_data(web::PayloadConfig::new(limit))
         .service(
@@ -68,6 +69,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(health::metrics))
+                // Only for `callflow-bench`: the same stack's ceiling, without any of our work.
+                .configure(|cfg| {
+                    if bench_static {
+                        cfg.route("/bench/static", web::get().to(health::bench_static));
+                    }
+                })
                 .configure(crate::retell::configure)
                 // The per-IP limit covers only the admin API; Retell requests are signed.
                 .service(api::scope().wrap(from_fn(rate_limit::per_ip)))
