@@ -514,7 +514,7 @@ async fn audit_step(
     state: &AppState,
     caller: &Caller,
     req: &HttpRequest,
-    action: &CallbackAction,
+    action: &Requested,
     before: Option<CallbackRequest>,
     after: &CallbackRequest,
 ) {
