@@ -79,6 +79,11 @@ impl Application {
         }
         let engine = Engine::start(store.clone(), config.engine_settings()).await?;
         let redis = RedisHolds::connect(&config.redis).await?;
+        let events = Events::new();
+        // The outbox listener subscribes here; the worker delivers what earlier runs left due.
+        // Started before the listener is bound, so a bound port means signals are soon handled.
+        let notifications =
+            crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
         let listener =
             TcpListener::bind(config.server.bind).map_err(|source| StartupError::Bind {
                 addr: config.server.bind,
@@ -91,10 +96,6 @@ impl Application {
 
         let readiness = Readiness::default();
         let config = Arc::new(config);
-        let events = Events::new();
-        // The outbox listener subscribes here; the worker delivers what earlier runs left due.
-        let notifications =
-            crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
         let state = web::Data::new(AppState {
             store: store.clone(),
             engine: engine.clone(),

@@ -785,11 +785,18 @@ async fn e_mail_goes_to_subscribers_assignees_and_managers(db: TestDb) {
         expected,
         "the subscriber filtered the SLA events out"
     );
-    let (_, log) = server
-        .call(Method::GET, "/api/v1/notifications", &token, None)
-        .await;
-    let entries = log["notifications"].as_array().expect("a list");
-    assert_eq!(entries.len(), expected, "every mail is logged");
+    // The log line is written once the sink has answered: wait for it too.
+    let logged = || async {
+        let (_, log) = server
+            .call(Method::GET, "/api/v1/notifications", &token, None)
+            .await;
+        log["notifications"].as_array().cloned().unwrap_or_default()
+    };
+    wait_until("every mail is logged", || async {
+        logged().await.len() == expected
+    })
+    .await;
+    let entries = logged().await;
     assert!(entries
         .iter()
         .all(|e| e["kind"] == "email" && e["status_code"] == 250));
