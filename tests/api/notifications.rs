@@ -926,7 +926,10 @@ async fn retell_calls_and_bookings_are_published(db: TestDb) {
     let event = receiver.wait_for(2).await.remove(1).json();
     assert_eq!(event["type"], "AppointmentBooked");
     assert_eq!(event["data"]["appointment"]["id"], booked["appointment_id"]);
-    assert_eq!(event["data"]["service_name"], "Professionelle Zahnreinigung");
+    assert_eq!(
+        event["data"]["service_name"],
+        "Professionelle Zahnreinigung"
+    );
     assert_eq!(event["data"]["caller"], "+4915123456789");
     assert_eq!(event["data"]["call_id"], "call_notify_events");
 
@@ -957,6 +960,58 @@ async fn retell_calls_and_bookings_are_published(db: TestDb) {
     server.stop().await;
 }
 
+async fn two_nodes_never_send_the_same_delivery_twice(db: TestDb) {
+    let receiver = Receiver::start().await;
+    let first = Server::start(&db, FAST_RETRIES).await;
+    let second = Server::start(&db, FAST_RETRIES).await;
+    let token = first.admin_token(COMPANY_SLUG).await;
+    let company = first.company(COMPANY_SLUG).await;
+    first
+        .subscribe(&token, json!({"kind": "webhook", "target": receiver.url}))
+        .await;
+    let n = 60;
+    for i in 0..n {
+        let node = if i % 2 == 0 { &first } else { &second };
+        node.publish(EventType::CallEnded, company.id, json!({"i": i}))
+            .await;
+    }
+    wait_until("every delivery is delivered", || async {
+        first
+            .deliveries(&token, "?status=delivered&limit=500")
+            .await
+            .len()
+            == n
+    })
+    .await;
+    let requests = receiver.requests();
+    let mut ids: Vec<String> = requests.iter().filter_map(|r| r.event_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+    assert_eq!(requests.len(), n, "no delivery was sent by both nodes");
+
+    let (_, metrics) = {
+        let mut response = first
+            .client
+            .get(format!("{}/metrics", first.address))
+            .send()
+            .await
+            .expect("the server answers");
+        let body = response.body().await.expect("a body");
+        (
+            response.status(),
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    };
+    assert!(
+        metrics.contains("callflow_notifications_total{kind=\"webhook\",outcome=\"delivered\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("callflow_notification_attempt_duration_seconds"));
+    first.stop().await;
+    second.stop().await;
+}
+
 on_both_backends!(
     a_failing_receiver_gets_signed_retries_until_it_accepts,
     a_delivery_dead_letters_after_the_maximum_and_redelivers_on_request,
@@ -966,6 +1021,7 @@ on_both_backends!(
     e_mail_goes_to_subscribers_assignees_and_managers,
     a_410_gone_switches_the_subscription_off,
     retell_calls_and_bookings_are_published,
+    two_nodes_never_send_the_same_delivery_twice,
 );
 
 #[actix_web::test]
