@@ -1114,6 +1114,29 @@ async fn subscriptions_are_validated_and_admin_only() {
     assert_eq!(status, 204);
     let (status, _) = server.call(Method::GET, &path, &token, None).await;
     assert_eq!(status, 404);
+
+    let company = server.company(COMPANY_SLUG).await;
+    let audit = store.list_audit(company.id, 10).await.expect("audit log");
+    let mut actions: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.entity_id == id)
+        .map(|e| e.action.as_str())
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        ["webhook.create", "webhook.delete", "webhook.update"]
+    );
+    let created = audit
+        .iter()
+        .find(|e| e.action == "webhook.create")
+        .and_then(|e| e.new_value.clone())
+        .expect("the new value");
+    assert_eq!(created["name"], "CRM");
+    assert!(
+        created.get("secret").is_none(),
+        "no secret in the audit log"
+    );
     server.stop().await;
 }
 
