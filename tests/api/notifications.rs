@@ -1012,6 +1012,92 @@ async fn two_nodes_never_send_the_same_delivery_twice(db: TestDb) {
     second.stop().await;
 }
 
+/// The outbox's lease at the SQL level: a claim hides a delivery from other claims until its
+/// lease runs out; after that another worker takes it over, and the first one's late outcome
+/// is not recorded (its attempt number no longer matches).
+async fn an_expired_lease_is_taken_over_and_the_late_outcome_ignored(db: TestDb) {
+    use callflow::notify::outbox::{self, Attempt, NewDelivery, Outcome};
+    use callflow::notify::target::Kind;
+    let setup = Server::start(&db, &[]).await;
+    let token = setup.admin_token(COMPANY_SLUG).await;
+    let company = setup.company(COMPANY_SLUG).await;
+    // Unreachable on purpose: only the SQL below may touch the delivery.
+    let (subscription, _) = setup
+        .subscribe(
+            &token,
+            json!({"kind": "webhook", "target": "http://127.0.0.1:9/never"}),
+        )
+        .await;
+    setup.stop().await;
+
+    let database = db.connect().await;
+    let now = Utc::now();
+    let event = DomainEvent::new(EventType::CallEnded, company.id, now, json!({}));
+    let delivery = NewDelivery {
+        subscription_id: Some(subscription.parse().expect("a uuid")),
+        kind: Kind::Webhook,
+        recipient: None,
+    };
+    let payload = serde_json::to_value(&event).expect("serialises");
+    let queued = outbox::enqueue(
+        &database,
+        company.id,
+        event.id,
+        "CallEnded",
+        &payload,
+        &[delivery.clone(), delivery],
+        now,
+    )
+    .await
+    .expect("queued");
+    assert_eq!(queued, 1, "one row per subscription and event");
+
+    let lease = chrono::Duration::seconds(30);
+    let first = outbox::claim_due(&database, now, now + lease, 10)
+        .await
+        .expect("claimed");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempt, 1);
+    let again = outbox::claim_due(&database, now, now + lease, 10)
+        .await
+        .expect("claimed");
+    assert!(again.is_empty(), "leased: nobody else gets it");
+
+    let later = now + lease + chrono::Duration::seconds(1);
+    let second = outbox::claim_due(&database, later, later + lease, 10)
+        .await
+        .expect("claimed");
+    assert_eq!(second.len(), 1, "the lease ran out: taken over");
+    assert_eq!(second[0].attempt, 2);
+
+    let attempt = |outcome| Attempt {
+        outcome,
+        status_code: Some(200),
+        error: None,
+        duration_ms: 1,
+        target: "http://127.0.0.1:9/…".into(),
+        at: later,
+    };
+    let late = outbox::record(&database, &first[0], &attempt(Outcome::Delivered))
+        .await
+        .expect("recorded");
+    assert!(!late, "the first holder lost its lease");
+    let current = outbox::record(&database, &second[0], &attempt(Outcome::Delivered))
+        .await
+        .expect("recorded");
+    assert!(current);
+    let log = outbox::list_log(&database, company.id, None, 10)
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 1, "only the current holder's attempt is logged");
+    assert_eq!(log[0].attempt, 2);
+    assert!(outbox::claim_due(&database, later, later + lease, 10)
+        .await
+        .expect("claimed")
+        .is_empty());
+    database.close().await;
+}
+
 on_both_backends!(
     a_failing_receiver_gets_signed_retries_until_it_accepts,
     a_delivery_dead_letters_after_the_maximum_and_redelivers_on_request,
@@ -1022,6 +1108,7 @@ on_both_backends!(
     a_410_gone_switches_the_subscription_off,
     retell_calls_and_bookings_are_published,
     two_nodes_never_send_the_same_delivery_twice,
+    an_expired_lease_is_taken_over_and_the_late_outcome_ignored,
 );
 
 #[actix_web::test]
