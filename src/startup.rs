@@ -90,18 +90,6 @@ impl Application {
         }
         let engine = Engine::start(store.clone(), config.engine_settings()).await?;
         let redis = RedisHolds::connect(&config.redis).await?;
-        let listener =
-            TcpListener::bind(config.server.bind).map_err(|source| StartupError::Bind {
-                addr: config.server.bind,
-                source,
-            })?;
-        let address = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.server.bind,
-            source,
-        })?;
-
-        let readiness = Readiness::default();
-        let config = Arc::new(config);
         let events = Events::new();
         // The SLA monitor rebuilds its timers from the database before it takes any news,
         // and hears of every later change through the events.
@@ -117,8 +105,21 @@ impl Application {
         );
         events.subscribe(sla.listener());
         // The outbox listener subscribes here; the worker delivers what earlier runs left due.
+        // Started before the listener is bound, so a bound port means signals are soon handled.
         let notifications =
             crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
+        let listener =
+            TcpListener::bind(config.server.bind).map_err(|source| StartupError::Bind {
+                addr: config.server.bind,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.server.bind,
+            source,
+        })?;
+
+        let readiness = Readiness::default();
+        let config = Arc::new(config);
         let state = web::Data::new(AppState {
             store: store.clone(),
             engine: engine.clone(),

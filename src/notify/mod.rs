@@ -175,3 +175,41 @@ impl Notifications {
         self.arbiter.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, crate::config::ConfigError> {
+        Config::load(
+            None,
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn the_smtp_password_never_shows_and_e_mail_is_off_by_default() {
+        let config = load(&[("CALLFLOW_SMTP__PASSWORD", "hunter2-smtp")]).expect("valid");
+        assert!(!format!("{config:?}").contains("hunter2-smtp"));
+        assert!(!config.smtp.is_enabled());
+    }
+
+    #[test]
+    fn a_configured_smtp_server_needs_a_sender_address() {
+        let err = load(&[("CALLFLOW_SMTP__HOST", "mail.example.com")])
+            .expect_err("no sender")
+            .to_string();
+        assert!(err.contains("smtp.from"), "{err}");
+        assert!(load(&[
+            ("CALLFLOW_SMTP__HOST", "mail.example.com"),
+            ("CALLFLOW_SMTP__FROM", "Callflow <alerts@example.com>"),
+        ])
+        .is_ok());
+        let err = load(&[("CALLFLOW_NOTIFICATIONS__CONCURRENCY", "0")])
+            .expect_err("zero")
+            .to_string();
+        assert!(err.contains("notifications.concurrency"), "{err}");
+    }
+}

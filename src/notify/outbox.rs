@@ -648,20 +648,6 @@ pub async fn record(
     Ok(recorded)
 }
 
-/// Gives back the leases of claimed deliveries that were not attempted (a stop), without
-/// counting the attempt.
-pub async fn release(db: &Database, claimed: &Claimed) -> Result<(), OutboxError> {
-    let sql = "UPDATE webhook_deliveries SET locked_until = NULL, attempts = attempts - 1 \
-         WHERE id = $1 AND attempts = $2 AND status = 'pending'";
-    on_pool!(db, |pool| sqlx::query(sql)
-        .bind(claimed.id)
-        .bind(claimed.attempt)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-    Ok(())
-}
-
 const DELIVERY_COLUMNS: &str =
     "id, subscription_id, kind, recipient, event_id, event_type, status, \
      attempts, next_attempt_at, last_status, last_error, created_at, delivered_at, payload";

@@ -213,10 +213,12 @@ pub fn http_request(
             serde_json::to_vec(&message::slack(&message::summarize(event))).unwrap_or_default(),
             Vec::new(),
         ),
-        Kind::Teams | Kind::Email => (
+        Kind::Teams => (
             serde_json::to_vec(&message::teams(&message::summarize(event))).unwrap_or_default(),
             Vec::new(),
         ),
+        // E-mail goes through the mailer, never over HTTP.
+        Kind::Email => (Vec::new(), Vec::new()),
     }
 }
 

@@ -251,17 +251,17 @@ impl FunctionContext<'_> {
     }
 
     /// Branch, staff and service names of an appointment, for its events.
-    fn names<'s>(&'s self, a: &Appointment, service: &'s Service) -> publish::Names<'s> {
+    fn names(&self, a: &Appointment, service: &Service) -> publish::Names {
         publish::Names {
-            branch: Some(self.active.info.branch.name.as_str()),
+            branch: Some(self.active.info.branch.name.clone()),
             staff: self
                 .active
                 .info
                 .staff
                 .iter()
                 .find(|s| s.id == a.staff_id)
-                .map(|s| s.name.as_str()),
-            service: Some(service.name.as_str()),
+                .map(|s| s.name.clone()),
+            service: Some(service.name.clone()),
         }
     }
 
@@ -672,8 +672,7 @@ async fn book_appointment(
     let outcome = ctx.state.engine.book(&request, ctx.now).await?;
     if let BookingOutcome::Booked(a) = &outcome {
         let names = ctx.names(a, &wanted.service);
-        publish::appointment_booked(&ctx.state.events, a, Some(&customer.phone), &names, None)
-            .await;
+        publish::appointment_booked(&ctx.state.events, a, Some(&customer.phone), &names, None);
     }
     booking_answer(ctx, &wanted.service, Some(&customer), outcome).await
 }
@@ -838,8 +837,7 @@ async fn cancel_appointment(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow
             if let Some(service) = ctx.service(cancelled.service_id) {
                 let names = ctx.names(&cancelled, &service);
                 let caller = ctx.active.context.caller.as_ref();
-                publish::appointment_cancelled(&ctx.state.events, &cancelled, caller, &names, None)
-                    .await;
+                publish::appointment_cancelled(&ctx.state.events, &cancelled, caller, &names, None);
             }
             Ok(
                 Answer::ok(ctx.tongue.cancelled(&ctx.label(cancelled.starts_at)))
@@ -917,9 +915,9 @@ async fn reschedule_appointment(
     if let BookingOutcome::Booked(new) = &outcome {
         let (events, caller) = (&ctx.state.events, ctx.active.context.caller.as_ref());
         let names = ctx.names(new, &service);
-        publish::appointment_booked(events, new, caller, &names, Some(old.id)).await;
+        publish::appointment_booked(events, new, caller, &names, Some(old.id));
         let names = ctx.names(&old, &service);
-        publish::appointment_cancelled(events, &old, caller, &names, Some(new.id)).await;
+        publish::appointment_cancelled(events, &old, caller, &names, Some(new.id));
     }
     // A failed move leaves the old appointment in place, so it does not count as a failed booking.
     let answer = booking_answer(ctx, &service, None, outcome).await?;

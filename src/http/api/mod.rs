@@ -150,7 +150,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             web::post().to(webhooks::redeliver)
         }),
         endpoint("/webhooks/{id}", M::GET, || web::get().to(webhooks::get)),
-        endpoint("/webhooks/{id}", M::PATCH, || web::patch().to(webhooks::update)),
+        endpoint("/webhooks/{id}", M::PATCH, || {
+            web::patch().to(webhooks::update)
+        }),
         endpoint("/webhooks/{id}", M::DELETE, || {
             web::delete().to(webhooks::delete)
         }),

@@ -16,6 +16,9 @@
 //! - `POST /webhooks/deliveries/{id}/redeliver` → 200: a dead or delivered delivery is queued
 //!   again, due now, with a fresh attempt budget; 409 when it is still pending.
 //! - `GET /notifications?delivery=ID&limit=N`: the attempt log, newest first.
+//!
+//! Every change is written to the audit log (`webhook.create`, `webhook.update`,
+//! `webhook.delete`, `webhook.redeliver`), without secrets.
 
 use super::auth::Caller;
 use crate::http::error::ApiError;
@@ -25,8 +28,8 @@ use crate::notify::signature;
 use crate::notify::target::{parse_event_types, parse_target, Kind};
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
-use callflow_actors::domain::Role;
+use actix_web::{web, HttpRequest, HttpResponse};
+use callflow_actors::domain::{AuditEntry, Role};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -59,6 +62,43 @@ fn outbox_error(error: OutboxError) -> ApiError {
         ) => ApiError::unavailable("the database is unavailable; try again shortly"),
         other => ApiError::internal(&other),
     }
+}
+
+/// Appends an audit entry; a failure is logged, not answered (the change is already made).
+async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    action: &str,
+    entity: (&str, Uuid),
+    old_value: Option<Value>,
+    new_value: Option<Value>,
+) {
+    let ip = if state.config.rate_limits.trust_forwarded_for {
+        req.connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned)
+    } else {
+        req.peer_addr().map(|a| a.ip().to_string())
+    };
+    let entry = AuditEntry {
+        company_id: caller.company_id,
+        token_id: Some(caller.token_id),
+        action: action.to_owned(),
+        entity_type: entity.0.to_owned(),
+        entity_id: entity.1.to_string(),
+        old_value,
+        new_value,
+        ip,
+        at: Utc::now(),
+    };
+    if let Err(e) = state.store.append_audit(&entry).await {
+        tracing::error!(error = %e, action, entity_id = %entity.1, "cannot write an audit entry");
+    }
+}
+
+fn json_of<T: Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value).ok()
 }
 
 fn no_subscription() -> ApiError {
@@ -186,6 +226,7 @@ struct Created<'a> {
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller)?;
@@ -252,6 +293,17 @@ pub async fn create(
     let subscription = outbox::insert_subscription(&state.notify.db, &new, Utc::now())
         .await
         .map_err(outbox_error)?;
+    let entity = ("webhook_subscription", subscription.id);
+    audit(
+        &state,
+        &caller,
+        &req,
+        "webhook.create",
+        entity,
+        None,
+        json_of(&subscription),
+    )
+    .await;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/webhooks/{}", subscription.id)))
         .json(Created {
@@ -300,6 +352,7 @@ pub async fn get(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -353,6 +406,17 @@ pub async fn update(
         .await
         .map_err(outbox_error)?
         .ok_or_else(no_subscription)?;
+    let (old, new) = (json_of(&current), json_of(&updated));
+    audit(
+        &state,
+        &caller,
+        &req,
+        "webhook.update",
+        ("webhook_subscription", id),
+        old,
+        new,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -360,14 +424,30 @@ pub async fn update(
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller)?;
     let id: Uuid = id.parse().map_err(|_| no_subscription())?;
-    if outbox::delete_subscription(&state.notify.db, caller.company_id, id)
+    let db = &state.notify.db;
+    let current = outbox::subscription_by_id(db, caller.company_id, id)
+        .await
+        .map_err(outbox_error)?;
+    if outbox::delete_subscription(db, caller.company_id, id)
         .await
         .map_err(outbox_error)?
     {
+        let old = current.as_ref().and_then(json_of);
+        audit(
+            &state,
+            &caller,
+            &req,
+            "webhook.delete",
+            ("webhook_subscription", id),
+            old,
+            None,
+        )
+        .await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(no_subscription())
@@ -464,6 +544,7 @@ pub async fn delivery(
 pub async fn redeliver(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller)?;
@@ -474,6 +555,18 @@ pub async fn redeliver(
     {
         Redelivered::Queued(delivery) => {
             state.notify.wake();
+            let new =
+                Some(serde_json::json!({"status": delivery.status, "attempts": delivery.attempts}));
+            audit(
+                &state,
+                &caller,
+                &req,
+                "webhook.redeliver",
+                ("webhook_delivery", id),
+                None,
+                new,
+            )
+            .await;
             Ok(HttpResponse::Ok().json(delivery))
         }
         Redelivered::AlreadyPending => Err(ApiError::new(
