@@ -87,6 +87,7 @@ fn callback(
 fn deps(store: Arc<dyn Store>, events: Events) -> SlaDeps {
     SlaDeps {
         store,
+        engine: None,
         events,
         policy: CallbackPolicy::default(),
         rules: SlaRules::default(),
@@ -271,14 +272,20 @@ fn postgres_open_latency(system: &actix::SystemRunner, per_client: usize) {
             .list_branches(Some(demo.company_id))
             .await
             .expect("branches");
+        // As in the server: the engine's cached branch facts feed assignment.
+        let engine = callflow_actors::Engine::start(store.clone(), config.engine_settings())
+            .await
+            .expect("engine starts");
         let events = Events::new();
         let clients = (0..CLIENTS).map(|client| {
             let store = store.clone();
+            let engine = engine.clone();
             let events = events.clone();
             let branch = branches[client % branches.len()].id;
             async move {
                 let opening = Opening {
                     store: &*store,
+                    engine: Some(&engine),
                     policy: CallbackPolicy::default(),
                     auto_assign: Some(AssignmentRules {
                         // Someone qualifies whatever time the bench runs.

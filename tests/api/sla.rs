@@ -168,6 +168,7 @@ fn monitor(store: &Arc<dyn Store>, now: DateTime<Utc>) -> Monitor {
     let sla = SlaHandle::start(
         SlaDeps {
             store: store.clone(),
+            engine: None,
             events: events.clone(),
             policy: CallbackPolicy::default(),
             rules: SlaRules::default(),
@@ -190,6 +191,7 @@ impl Monitor {
     async fn open(&self, world: &World, draft: CallbackDraft) -> (CallbackRequest, Opened) {
         let opening = Opening {
             store: &*world.store,
+            engine: None,
             policy: CallbackPolicy::default(),
             auto_assign: Some(AssignmentRules::default()),
             events: &self.events,
