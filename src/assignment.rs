@@ -6,8 +6,8 @@ use callflow_actors::domain::assignment::{
     choose, escalation_target, AssignmentFacts, AssignmentRules, Candidate, NoPick, Pick,
 };
 use callflow_actors::domain::callback::{transition, CallbackAction, CallbackPolicy};
-use callflow_actors::domain::{Branch, CallbackRequest, Staff, StaffId};
-use callflow_actors::{Store, StoreError};
+use callflow_actors::domain::{Branch, CallbackRequest, Service, Staff, StaffId};
+use callflow_actors::{Engine, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -23,30 +23,31 @@ pub enum Purpose {
 
 /// Picks the staff member for `callback` by the rules of `domain::assignment`, never one of
 /// `exclude`. `Ok(Err(_))` says why nobody qualifies; `Err` is the store failing.
+///
+/// With an `engine`, a callback's branch, staff and services come from the engine's cached
+/// branch facts (kept current by the admin API) instead of three queries; a callback without a
+/// branch, or of a branch the engine does not know, reads them from the store.
 pub async fn pick(
     store: &dyn Store,
+    engine: Option<&Engine>,
     rules: &AssignmentRules,
     callback: &CallbackRequest,
     exclude: &[StaffId],
     purpose: Purpose,
     now: DateTime<Utc>,
 ) -> Result<Result<Pick, NoPick>, StoreError> {
-    let branches: Vec<Branch> = store
-        .list_branches(Some(callback.company_id))
-        .await?
-        .into_iter()
-        .filter(|b| callback.branch_id.is_none_or(|id| id == b.id))
-        .collect();
-    let mut staff: Vec<(Staff, usize)> = Vec::new();
-    for (index, branch) in branches.iter().enumerate() {
-        staff.extend(
-            store
-                .list_staff(Some(branch.id))
-                .await?
-                .into_iter()
-                .map(|s| (s, index)),
-        );
-    }
+    let cached = callback
+        .branch_id
+        .zip(engine)
+        .and_then(|(id, engine)| engine.branch(id));
+    let (branches, staff, services) = match cached {
+        Some(info) => (
+            vec![Branch::clone(&info.branch)],
+            info.staff.iter().map(|s| (Staff::clone(s), 0)).collect(),
+            info.services.iter().map(|s| Service::clone(s)).collect(),
+        ),
+        None => from_store(store, callback).await?,
+    };
     if !staff.iter().any(|(s, _)| s.active) {
         return Ok(Err(NoPick::NoActiveStaff));
     }
@@ -62,7 +63,6 @@ pub async fn pick(
         Some(c) => store.staff_who_served(c.id).await?,
         None => Vec::new(),
     };
-    let services = store.list_services(callback.company_id).await?;
     let open_load: HashMap<StaffId, u32> = store
         .open_callback_counts(callback.company_id)
         .await?
@@ -88,6 +88,32 @@ pub async fn pick(
         Purpose::Assign => choose(&facts, rules, now),
         Purpose::Escalate => escalation_target(&facts, rules, now),
     })
+}
+
+/// The callback's branch (or the company's branches), their staff (with the index of their
+/// branch) and the company's services, read from the store.
+async fn from_store(
+    store: &dyn Store,
+    callback: &CallbackRequest,
+) -> Result<(Vec<Branch>, Vec<(Staff, usize)>, Vec<Service>), StoreError> {
+    let branches: Vec<Branch> = store
+        .list_branches(Some(callback.company_id))
+        .await?
+        .into_iter()
+        .filter(|b| callback.branch_id.is_none_or(|id| id == b.id))
+        .collect();
+    let mut staff: Vec<(Staff, usize)> = Vec::new();
+    for (index, branch) in branches.iter().enumerate() {
+        staff.extend(
+            store
+                .list_staff(Some(branch.id))
+                .await?
+                .into_iter()
+                .map(|s| (s, index)),
+        );
+    }
+    let services = store.list_services(callback.company_id).await?;
+    Ok((branches, staff, services))
 }
 
 /// The callback assigned to `pick` (a pending one becomes assigned; an assigned one is handed

@@ -12,7 +12,7 @@ use callflow_actors::domain::callback::{
     compute_priority, merge, new_callback, CallbackDraft, CallbackPolicy, PriorityFacts,
 };
 use callflow_actors::domain::{CallbackId, CallbackRequest};
-use callflow_actors::{Store, StoreError};
+use callflow_actors::{Engine, Store, StoreError};
 use chrono::{DateTime, Utc};
 
 pub use callflow_actors::Opened;
@@ -21,6 +21,8 @@ pub use callflow_actors::Opened;
 pub struct Opening<'a> {
     /// Where callbacks are stored.
     pub store: &'a dyn Store,
+    /// The engine, whose cached branch facts spare assignment three queries (optional).
+    pub engine: Option<&'a Engine>,
     /// How callbacks are opened and merged.
     pub policy: CallbackPolicy,
     /// New callbacks are assigned automatically by these rules; `None` leaves them pending.
@@ -36,6 +38,7 @@ impl<'a> Opening<'a> {
     pub fn from_state(state: &'a AppState) -> Self {
         Self {
             store: &*state.store,
+            engine: Some(&state.engine),
             policy: state.config.callback_policy(),
             auto_assign: state
                 .config
@@ -94,7 +97,17 @@ pub async fn open_callback(
     let mut candidate = new_callback(CallbackId::new(), &draft, priority, policy, now);
     let mut reason = None;
     if let Some(rules) = &opening.auto_assign {
-        match assignment::pick(opening.store, rules, &candidate, &[], Purpose::Assign, now).await {
+        match assignment::pick(
+            opening.store,
+            opening.engine,
+            rules,
+            &candidate,
+            &[],
+            Purpose::Assign,
+            now,
+        )
+        .await
+        {
             Ok(Ok(pick)) => {
                 if let Some(assigned) = assignment::assign(&candidate, &pick, policy, now) {
                     // A new row starts at version 1, whatever steps it took before it was stored.
@@ -194,6 +207,7 @@ mod tests {
     fn opening<'a>(store: &'a MemoryStore, events: &'a Events) -> Opening<'a> {
         Opening {
             store,
+            engine: None,
             policy: CallbackPolicy::default(),
             auto_assign: None,
             events,

@@ -96,6 +96,7 @@ impl Application {
         let sla = SlaHandle::start(
             SlaDeps {
                 store: store.clone(),
+                engine: Some(engine.clone()),
                 events: events.clone(),
                 policy: config.callback_policy(),
                 rules: config.sla_rules(),

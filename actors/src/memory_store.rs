@@ -594,17 +594,21 @@ impl Store for MemoryStore {
         after: Option<(DateTime<Utc>, CallbackId)>,
         limit: u32,
     ) -> StoreResult<Vec<CallbackRequest>> {
-        let mut page: Vec<CallbackRequest> = self
-            .lock()?
+        let tables = self.lock()?;
+        let mut page: Vec<&CallbackRequest> = tables
             .callbacks
             .values()
             .filter(|c| matches!(c.status, CallbackStatus::Pending | CallbackStatus::Assigned))
             .filter(|c| after.is_none_or(|cursor| (c.due_at, c.id) > cursor))
-            .cloned()
             .collect();
+        // The first `limit` in O(n), so paging through many callbacks stays linear per page.
+        let limit = (limit as usize).min(page.len());
+        if limit < page.len() {
+            page.select_nth_unstable_by_key(limit, |c| (c.due_at, c.id));
+            page.truncate(limit);
+        }
         page.sort_by_key(|c| (c.due_at, c.id));
-        page.truncate(limit as usize);
-        Ok(page)
+        Ok(page.into_iter().cloned().collect())
     }
 
     async fn escalate_callback(

@@ -11,7 +11,7 @@ use callflow_actors::domain::assignment::AssignmentRules;
 use callflow_actors::domain::callback::{transition, CallbackAction, CallbackPolicy};
 use callflow_actors::domain::sla::{escalate, Firing, PointKind, SlaRules, Watch};
 use callflow_actors::domain::{CallbackRequest, CallbackStatus};
-use callflow_actors::{Store, StoreError};
+use callflow_actors::{Engine, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
@@ -24,6 +24,8 @@ const CAS_ROUNDS: usize = 5;
 pub struct SlaDeps {
     /// Where callbacks live.
     pub store: Arc<dyn Store>,
+    /// The engine's cached branch facts, for picking whom to escalate to (optional).
+    pub engine: Option<Engine>,
     /// Where changes are announced.
     pub events: Events,
     /// SLAs by priority, notes bounds, attempts.
@@ -126,6 +128,7 @@ async fn breached(
         let current: Vec<_> = callback.assigned_staff_id.into_iter().collect();
         let target = match assignment::pick(
             &*deps.store,
+            deps.engine.as_ref(),
             &deps.assignment,
             &callback,
             &current,

@@ -168,6 +168,7 @@ fn monitor(store: &Arc<dyn Store>, now: DateTime<Utc>) -> Monitor {
     let sla = SlaHandle::start(
         SlaDeps {
             store: store.clone(),
+            engine: None,
             events: events.clone(),
             policy: CallbackPolicy::default(),
             rules: SlaRules::default(),
@@ -190,6 +191,7 @@ impl Monitor {
     async fn open(&self, world: &World, draft: CallbackDraft) -> (CallbackRequest, Opened) {
         let opening = Opening {
             store: &*world.store,
+            engine: None,
             policy: CallbackPolicy::default(),
             auto_assign: Some(AssignmentRules::default()),
             events: &self.events,
@@ -510,4 +512,34 @@ async fn assigning_without_a_staff_id_picks_automatically_and_publishes_events(d
     assert_eq!(changed.data["from"], "assigned");
     assert_eq!(changed.data["to"], "completed");
     assert_eq!(recorder.take(), [EventType::CallbackStatusChanged]);
+}
+
+#[actix_web::test]
+async fn a_step_that_fails_on_the_store_is_retried_thirty_seconds_later() {
+    let memory = Arc::new(callflow_actors::memory_store::MemoryStore::new());
+    let store: Arc<dyn Store> = memory.clone();
+    let w = world(store).await;
+    let m = monitor(&w.store, monday_morning());
+    let (cb, _) = m.open(&w, draft(&w, "+4915100000007", "Rückruf")).await;
+    let (_, next) = m.sla.watched().await.expect("alive");
+    assert_eq!(next, Some(cb.due_at - Duration::hours(1)), "{cb:?}");
+    m.clock.advance(Duration::hours(23));
+    memory.set_failing(true);
+    assert_eq!(m.advance(Duration::hours(1)).await, 2, "warning and breach");
+    let (watched, next) = m.sla.watched().await.expect("alive");
+    assert_eq!(watched, 1, "still watched");
+    assert_eq!(next, Some(m.clock.now_utc() + Duration::seconds(30)));
+    memory.set_failing(false);
+    m.recorder.take();
+    assert_eq!(m.advance(Duration::seconds(29)).await, 0);
+    assert_eq!(m.advance(Duration::seconds(1)).await, 1);
+    assert_eq!(
+        m.recorder.take(),
+        [
+            EventType::CallbackSlaBreached,
+            EventType::CallbackEscalated,
+            EventType::CallbackAssigned
+        ]
+    );
+    assert_eq!(reload(&w, cb.id).await.escalation_level, 1);
 }

@@ -112,18 +112,19 @@ struct Standing<'a> {
     at_work_from: DateTime<Utc>,
 }
 
+/// The ranking key of a candidate: relationship, skills needed, language, load (fewer is
+/// better), at work sooner, smaller id. Greater is better.
+type RankKey = (
+    u8,
+    usize,
+    bool,
+    Reverse<u32>,
+    Reverse<DateTime<Utc>>,
+    Reverse<StaffId>,
+);
+
 impl Standing<'_> {
-    /// Greater is better.
-    fn key(
-        &self,
-    ) -> (
-        u8,
-        usize,
-        bool,
-        Reverse<u32>,
-        Reverse<DateTime<Utc>>,
-        Reverse<StaffId>,
-    ) {
+    fn key(&self) -> RankKey {
         (
             self.relationship,
             self.skills.len(),

@@ -330,10 +330,14 @@ impl SlaSchedule {
         }
     }
 
-    /// Watches a callback again at `at` for `kind` (a firing whose handling failed is retried).
+    /// Schedules a firing whose handling failed again at `at`. Newer news about the callback
+    /// wins, and so does a later point of the same news (a failed warning is not retried
+    /// once its breach is pending too).
     pub fn retry(&mut self, firing: &Firing, at: DateTime<Utc>) {
-        if self.entries.contains_key(&firing.callback_id) {
-            return; // Newer news arrived meanwhile; it decides.
+        if let Some(known) = self.entries.get(&firing.callback_id) {
+            if known.version > firing.version || known.kind >= firing.kind {
+                return;
+            }
         }
         self.insert(
             firing.callback_id,
@@ -579,6 +583,34 @@ mod tests {
                 (late.callback_id, PointKind::Approaching),
                 (late.callback_id, PointKind::Breached),
             ]
+        );
+    }
+
+    #[test]
+    fn a_failed_step_is_retried_once_for_its_latest_point() {
+        let mut s = schedule();
+        let w = news(Priority::Normal, at(12, 0), 0, 1);
+        s.watch(&w, Source::Change, at(8, 0));
+        let fired = s.pop_due(at(12, 0));
+        assert_eq!(fired.len(), 2);
+        for f in &fired {
+            s.retry(f, at(12, 1));
+        }
+        assert_eq!(
+            s.point_of(w.callback_id),
+            Some((PointKind::Breached, at(12, 1)))
+        );
+        let newer = Watch {
+            due_at: at(13, 0),
+            version: 2,
+            ..w
+        };
+        s.watch(&newer, Source::Change, at(12, 0));
+        s.retry(&fired[1], at(12, 2));
+        assert_eq!(
+            s.point_of(w.callback_id),
+            Some((PointKind::Approaching, at(12, 0))),
+            "news wins over a retry (its new deadline is within the window: warned at once)"
         );
     }
 

@@ -819,6 +819,7 @@ async fn resolve(
     let exclude: Vec<StaffId> = current.assigned_staff_id.into_iter().collect();
     let picked = crate::assignment::pick(
         &*state.store,
+        Some(&state.engine),
         &state.config.assignment_rules(),
         current,
         &exclude,
