@@ -47,7 +47,8 @@ impl Rng {
     }
 }
 
-/// One callback of a realistic mix: 90 days of history, most closed, 70/20/10 % priorities.
+/// One callback of a realistic mix: 90 days of history, most closed (open ones at most two
+/// days old), 70/20/10 % priorities.
 fn row(demo: &seed::Demo, rng: &mut Rng, now: DateTime<Utc>, i: usize) -> CallbackRequest {
     let created_at = now - Duration::seconds(rng.below(90 * 86_400) as i64);
     let priority = match rng.below(10) {
@@ -76,6 +77,12 @@ fn row(demo: &seed::Demo, rng: &mut Rng, now: DateTime<Utc>, i: usize) -> Callba
         5 | 6 => CallbackStatus::Cancelled,
         7 => CallbackStatus::Expired,
         _ => CallbackStatus::Completed,
+    };
+    // The SLA monitor closes what stays open past its deadline: open callbacks are recent.
+    let status = if status.is_open() && now - created_at > Duration::days(2) {
+        CallbackStatus::Expired
+    } else {
+        status
     };
     let after =
         |rng: &mut Rng, max: i64| created_at + Duration::seconds(rng.below(max as u64) as i64);
