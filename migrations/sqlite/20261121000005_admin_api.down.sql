@@ -1,8 +1,9 @@
 DROP INDEX IF EXISTS appointments_company_time;
 DROP INDEX IF EXISTS audit_log_company_id;
 DROP INDEX IF EXISTS audit_log_entity;
-DROP INDEX IF EXISTS callbacks_company_closed;
-DROP INDEX IF EXISTS callbacks_company_open_due;
+DROP INDEX IF EXISTS callbacks_stats_created;
+DROP INDEX IF EXISTS callbacks_stats_closed;
+DROP INDEX IF EXISTS callbacks_stats_open;
 DROP INDEX IF EXISTS callbacks_company_due;
 DROP INDEX IF EXISTS callbacks_company_created;
 DROP INDEX IF EXISTS callbacks_branch_queue;

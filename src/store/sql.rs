@@ -1275,49 +1275,39 @@ macro_rules! sql_store {
 
             async fn callback_stats(&self, company_id: CompanyId, q: &StatsQuery) -> StoreResult<CallbackStats> {
                 let branch = q.branch_id.map(|b| b.0);
-                // Open callbacks: the partial index on open rows answers these.
-                let open = sqlx::query(
-                    "SELECT COUNT(*) FILTER (WHERE status = 'pending') AS pending, COUNT(*) AS open,
-                         COUNT(*) FILTER (WHERE due_at < $3) AS overdue
-                     FROM callback_requests
-                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
-                       AND status IN ('pending', 'assigned', 'contacted')",
-                )
-                .bind(company_id.0).bind(branch).bind(q.now)
-                .fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
-                // Created in the window (and today): averages from creation.
-                let created = sqlx::query(
-                    "SELECT COUNT(*) FILTER (WHERE created_at >= $4) AS created_today,
-                         CAST(AVG(unixepoch(assigned_at) - unixepoch(created_at)) FILTER (WHERE assigned_at IS NOT NULL) AS DOUBLE PRECISION) AS to_assign,
-                         CAST(AVG(unixepoch(contacted_at) - unixepoch(created_at)) FILTER (WHERE contacted_at IS NOT NULL) AS DOUBLE PRECISION) AS to_contact,
-                         CAST(AVG(unixepoch(completed_at) - unixepoch(created_at)) FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL AND created_at >= $5) AS DOUBLE PRECISION) AS to_complete
-                     FROM callback_requests
-                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
-                       AND created_at >= $6 AND created_at <= $3",
-                )
-                .bind(company_id.0).bind(branch).bind(q.now).bind(q.today_start).bind(q.window_start)
-                .bind(q.window_start.min(q.today_start))
-                .fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
-                let created_today = tally(&created, "created_today")?;
-                // The averages must cover the window only; when today starts before the window
-                // (a window shorter than today), they are recomputed over the window alone.
-                let averages = if q.today_start < q.window_start {
-                    sqlx::query(
-                        "SELECT
-                             CAST(AVG(unixepoch(assigned_at) - unixepoch(created_at)) FILTER (WHERE assigned_at IS NOT NULL) AS DOUBLE PRECISION) AS to_assign,
-                             CAST(AVG(unixepoch(contacted_at) - unixepoch(created_at)) FILTER (WHERE contacted_at IS NOT NULL) AS DOUBLE PRECISION) AS to_contact,
-                             CAST(AVG(unixepoch(completed_at) - unixepoch(created_at)) FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL) AS DOUBLE PRECISION) AS to_complete
-                         FROM callback_requests
-                         WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
-                           AND created_at >= $4 AND created_at <= $3",
-                    )
-                    .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
-                    .fetch_one(&self.pool).await.map_err(map_sqlx_error)?
-                } else {
-                    created
-                };
                 let mut sla: std::collections::BTreeMap<i16, (Priority, u64, u64)> =
                     Priority::ALL.iter().map(|p| (p.rank(), (*p, 0, 0))).collect();
+                // Open callbacks in one pass over the covering index of open rows: counts per
+                // priority and assignee, from which pending, open, overdue, the misses of open
+                // callbacks and the staff load are summed.
+                let open_rows = sqlx::query(
+                    "SELECT priority, assigned_staff_id,
+                         COUNT(*) FILTER (WHERE status = 'pending') AS pending, COUNT(*) AS open,
+                         COUNT(*) FILTER (WHERE due_at < $3) AS overdue,
+                         COUNT(*) FILTER (WHERE due_at >= $4 AND due_at < $3) AS late
+                     FROM callback_requests
+                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
+                       AND status IN ('pending', 'assigned', 'contacted')
+                     GROUP BY priority, assigned_staff_id",
+                )
+                .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
+                .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
+                let (mut pending, mut open, mut overdue) = (0, 0, 0);
+                let mut load: std::collections::BTreeMap<StaffId, u64> = Default::default();
+                for row in &open_rows {
+                    let priority: Priority = parsed(row, "priority")?;
+                    let rows_open = tally(row, "open")?;
+                    pending += tally(row, "pending")?;
+                    open += rows_open;
+                    overdue += tally(row, "overdue")?;
+                    if let Some(entry) = sla.get_mut(&priority.rank()) {
+                        entry.2 += tally(row, "late")?;
+                    }
+                    if let Some(staff) = get::<Option<Uuid>>(row, "assigned_staff_id")? {
+                        *load.entry(StaffId(staff)).or_default() += rows_open;
+                    }
+                }
+                // Closed in the window, from the covering index of closed rows.
                 let closed = sqlx::query(
                     "SELECT priority, COUNT(*) FILTER (WHERE status = 'completed' AND completed_at <= due_at) AS met,
                          COUNT(*) FILTER (WHERE status <> 'completed' OR completed_at > due_at) AS missed
@@ -1329,41 +1319,38 @@ macro_rules! sql_store {
                 )
                 .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
                 .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
-                let late_open = sqlx::query(
-                    "SELECT priority, CAST(0 AS BIGINT) AS met, COUNT(*) AS missed
-                     FROM callback_requests
-                     WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
-                       AND status IN ('pending', 'assigned', 'contacted')
-                       AND due_at >= $4 AND due_at < $3
-                     GROUP BY priority",
-                )
-                .bind(company_id.0).bind(branch).bind(q.now).bind(q.window_start)
-                .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
-                for row in closed.iter().chain(late_open.iter()) {
+                for row in &closed {
                     let priority: Priority = parsed(row, "priority")?;
                     if let Some(entry) = sla.get_mut(&priority.rank()) {
                         entry.1 += tally(row, "met")?;
                         entry.2 += tally(row, "missed")?;
                     }
                 }
-                let load = sqlx::query(
-                    "SELECT assigned_staff_id, COUNT(*) AS open
+                // Created since the earlier of today and the window start, from the covering
+                // index by creation time: created today and the average times.
+                let created = sqlx::query(
+                    "SELECT COUNT(*) FILTER (WHERE created_at >= $4) AS created_today,
+                         CAST(AVG(unixepoch(assigned_at) - unixepoch(created_at)) FILTER (WHERE assigned_at IS NOT NULL AND created_at >= $5) AS DOUBLE PRECISION) AS to_assign,
+                         CAST(AVG(unixepoch(contacted_at) - unixepoch(created_at)) FILTER (WHERE contacted_at IS NOT NULL AND created_at >= $5) AS DOUBLE PRECISION) AS to_contact,
+                         CAST(AVG(unixepoch(completed_at) - unixepoch(created_at)) FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL AND created_at >= $5) AS DOUBLE PRECISION) AS to_complete
                      FROM callback_requests
                      WHERE company_id = $1 AND ($2 IS NULL OR branch_id = $2)
-                       AND status IN ('pending', 'assigned', 'contacted') AND assigned_staff_id IS NOT NULL
-                     GROUP BY assigned_staff_id",
+                       AND created_at >= $6 AND created_at <= $3",
                 )
-                .bind(company_id.0).bind(branch)
-                .fetch_all(&self.pool).await.map_err(map_sqlx_error)?;
-                let mut staff_load = load
-                    .iter()
-                    .map(|row| Ok(StaffLoad { staff_id: StaffId(get(row, "assigned_staff_id")?), open: tally(row, "open")? }))
-                    .collect::<StoreResult<Vec<_>>>()?;
+                .bind(company_id.0).bind(branch).bind(q.now).bind(q.today_start).bind(q.window_start)
+                .bind(q.window_start.min(q.today_start))
+                .fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
+                let created_today = tally(&created, "created_today")?;
+                let mut staff_load: Vec<StaffLoad> = load
+                    .into_iter()
+                    .map(|(staff_id, open)| StaffLoad { staff_id, open })
+                    .collect();
                 staff_load.sort_by(|a, b| b.open.cmp(&a.open).then(a.staff_id.0.as_bytes().cmp(b.staff_id.0.as_bytes())));
+                let averages = created;
                 Ok(CallbackStats {
-                    pending: tally(&open, "pending")?,
-                    open: tally(&open, "open")?,
-                    overdue: tally(&open, "overdue")?,
+                    pending,
+                    open,
+                    overdue,
                     created_today,
                     sla: sla
                         .into_values()

@@ -223,6 +223,25 @@ pub async fn spawn_app_with_clock(
     (app, events, sla)
 }
 
+/// Starts a server on the given database and also returns its engine, for tests that look at
+/// the running actors directly.
+pub async fn spawn_app_with_engine(db: TestDb) -> (TestApp, callflow_actors::Engine) {
+    let app = Application::build(test_config(&db.url, &[]))
+        .await
+        .expect("server starts");
+    let engine = app.engine();
+    let address = format!("http://{}", app.address());
+    let database = app.database();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let app = TestApp {
+        address,
+        database,
+        client: awc::Client::default(),
+        _db: db,
+    };
+    (app, engine)
+}
+
 /// A response's status, headers and body.
 pub struct Answer {
     /// Status code.
