@@ -603,10 +603,6 @@ async fn contended_slots(
     n: usize,
 ) -> anyhow::Result<Vec<SlotRef>> {
     let today = Utc::now().date_naive();
-    // A day after the main run's popular one, so its bookings do not crowd the offers.
-    let day = popular_day(today + Days::days(7))
-        .format("%Y-%m-%d")
-        .to_string();
     let facts = payloads::CallFacts::new(0xc0ffee, 0, NUMBERS[0], Utc::now().timestamp_millis());
     target
         .post_signed("/retell/webhook", payloads::call_started(&facts))
