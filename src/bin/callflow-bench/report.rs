@@ -56,6 +56,9 @@ pub struct Report {
     pub duplicate_rows: Option<u64>,
     /// The checks in detail.
     pub correctness: Option<Verdict>,
+    /// Holds taken by hang-up calls that then never booked (in-process only); each must be
+    /// released when its call ends, or `orphaned_holds` counts it.
+    pub hangup_holds_taken: u64,
     /// Peak resident memory of the server process (in-process: server and harness together).
     pub server_peak_rss_mb: Option<f64>,
     /// Resident memory at the end.
@@ -66,6 +69,9 @@ pub struct Report {
     pub server_cpu_percent: Option<f64>,
     /// Sums of the server's `/metrics` samples by name after the run.
     pub server_metrics: BTreeMap<String, f64>,
+    /// Mean request time inside the server (its own histogram's sum ÷ count), over the whole
+    /// run including the comparisons' requests made before the scrape.
+    pub server_mean_request_ms: Option<f64>,
     /// The rate sweep, when asked for.
     pub sweep: Option<Sweep>,
     /// Side-by-side figures.
