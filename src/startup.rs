@@ -62,6 +62,7 @@ pub struct Application {
     events: Events,
     sla: SlaHandle,
     notifications: crate::notify::Notifications,
+    signals: ShutdownSignals,
 }
 
 impl Application {
@@ -106,9 +107,10 @@ impl Application {
         );
         events.subscribe(sla.listener());
         // The outbox listener subscribes here; the worker delivers what earlier runs left due.
-        // Started before the listener is bound, so a bound port means signals are soon handled.
         let notifications =
             crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
+        // Before the port is bound: from then on a signal must mean a graceful stop.
+        let signals = ShutdownSignals::install();
         let listener =
             TcpListener::bind(config.server.bind).map_err(|source| StartupError::Bind {
                 addr: config.server.bind,
@@ -171,6 +173,7 @@ impl Application {
             events,
             sla,
             notifications,
+            signals,
         })
     }
 
@@ -213,8 +216,9 @@ impl Application {
     /// database once in-flight requests are done.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let signals = self.signals;
         let signals = tokio::spawn(async move {
-            wait_for_shutdown_signal().await;
+            signals.recv().await;
             tracing::info!("shutdown requested: finishing in-flight requests");
             handle.stop(true).await;
         });
@@ -232,25 +236,51 @@ impl Application {
     }
 }
 
-async fn wait_for_shutdown_signal() {
+/// SIGINT and SIGTERM, listened for from [`Application::build`] on: once the port is bound a
+/// supervisor (or a test) may signal at any moment, and a signal that arrives before its handler
+/// is installed kills the process with the default action instead of stopping it gracefully.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => {
+                    tracing::warn!("cannot listen for SIGINT/SIGTERM; stop with the server handle");
+                    None
+                }
+            };
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    async fn recv(self) {
+        #[cfg(unix)]
+        match self.streams {
+            Some((mut int, mut term)) => {
                 tokio::select! {
                     _ = int.recv() => {},
                     _ = term.recv() => {},
                 }
             }
-            _ => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

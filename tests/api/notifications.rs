@@ -74,6 +74,8 @@ struct Script {
     fail_next: AtomicUsize,
     fail_status: AtomicU16,
     requests: Mutex<Vec<Received>>,
+    /// While true, requests are recorded but not answered (a delivery stays in flight).
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 struct Receiver {
@@ -107,6 +109,11 @@ impl Receiver {
     fn fail_next(&self, n: usize, status: u16) {
         self.script.fail_status.store(status, Ordering::SeqCst);
         self.script.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds (`true`) or releases (`false`) the answers to requests.
+    fn hold(&self, held: bool) {
+        self.script.held.send_replace(held);
     }
 
     fn requests(&self) -> Vec<Received> {
@@ -145,6 +152,8 @@ async fn receive(req: HttpRequest, body: web::Bytes, script: web::Data<Script>) 
             content_type: header("content-type"),
             body: body.to_vec(),
         });
+    let mut held = script.held.subscribe();
+    let _ = held.wait_for(|held| !held).await;
     let failing = script
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -490,10 +499,15 @@ async fn a_delivery_dead_letters_after_the_maximum_and_redelivers_on_request(db:
         server.deliveries(&token, "?status=delivered").await.len() == 1
     })
     .await;
+    // The next attempt stays in flight (the receiver does not answer), so it is still pending
+    // when redelivery is asked for again.
+    receiver.hold(true);
     let (status, again) = server.call(Method::POST, &path, &token, None).await;
     assert_eq!(status, 200, "a delivered one may be sent again: {again}");
+    receiver.wait_for(5).await;
     let (status, _) = server.call(Method::POST, &path, &token, None).await;
     assert_eq!(status, 409, "but not while it is pending");
+    receiver.hold(false);
     server.stop().await;
 }
 
