@@ -283,7 +283,7 @@ fn postgres_open_latency(system: &actix::SystemRunner, per_client: usize) {
             let events = events.clone();
             let branch = branches[client % branches.len()].id;
             async move {
-                let opening = Opening {
+                let assigning = Opening {
                     store: &*store,
                     engine: Some(&engine),
                     policy: CallbackPolicy::default(),
@@ -294,8 +294,17 @@ fn postgres_open_latency(system: &actix::SystemRunner, per_client: usize) {
                     events: &events,
                     sla: None,
                 };
-                let mut took = Vec::with_capacity(per_client);
-                for i in 0..per_client {
+                let plain = Opening {
+                    auto_assign: None,
+                    store: assigning.store,
+                    engine: assigning.engine,
+                    policy: assigning.policy.clone(),
+                    events: assigning.events,
+                    sla: None,
+                };
+                // Interleaved, so both see the same load: even requests assign, odd do not.
+                let (mut with, mut without) = (Vec::new(), Vec::new());
+                for i in 0..per_client * 2 {
                     let draft = CallbackDraft {
                         company_id: demo.company_id,
                         branch_id: Some(branch),
@@ -310,22 +319,27 @@ fn postgres_open_latency(system: &actix::SystemRunner, per_client: usize) {
                         source_call_id: None,
                         scheduled_for: None,
                     };
+                    let opening = if i % 2 == 0 { &assigning } else { &plain };
                     let started = Instant::now();
-                    open_callback(&opening, draft, PriorityFacts::default(), Utc::now())
+                    open_callback(opening, draft, PriorityFacts::default(), Utc::now())
                         .await
                         .expect("opened");
-                    took.push(started.elapsed().as_secs_f64() * 1000.0);
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    match i % 2 {
+                        0 => with.push(ms),
+                        _ => without.push(ms),
+                    }
                 }
-                took
+                (with, without)
             }
         });
-        let all: Vec<f64> = futures_util::future::join_all(clients)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        for (w, wo) in futures_util::future::join_all(clients).await {
+            with.extend(w);
+            without.extend(wo);
+        }
         database.close().await;
-        all
+        (with, without)
     });
     system.block_on(async {
         use sqlx::Connection;
@@ -335,16 +349,21 @@ fn postgres_open_latency(system: &actix::SystemRunner, per_client: usize) {
                 .await;
         }
     });
-    let mut sorted = latencies;
-    sorted.sort_by(f64::total_cmp);
-    let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p) as usize];
-    println!(
-        "open_callback with automatic assignment on Postgres, {CLIENTS} clients x {per_client}: \
-         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (goal: p99 <= 5 ms)",
-        pct(0.5),
-        pct(0.99),
-        pct(1.0)
-    );
+    let (with, without) = latencies;
+    for (what, mut sorted) in [
+        ("with automatic assignment", with),
+        ("without assignment (baseline)", without),
+    ] {
+        sorted.sort_by(f64::total_cmp);
+        let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p) as usize];
+        println!(
+            "open_callback {what} on Postgres, {CLIENTS} clients x {per_client}: p50 {:.2} ms, \
+             p99 {:.2} ms, max {:.2} ms (goal: p99 <= 5 ms)",
+            pct(0.5),
+            pct(0.99),
+            pct(1.0)
+        );
+    }
 }
 
 fn main() {

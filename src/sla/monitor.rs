@@ -33,6 +33,10 @@ pub struct SlaMonitor {
     deps: Arc<SlaDeps>,
     clock: Arc<dyn Clock>,
     timer: Option<(DateTime<Utc>, SpawnHandle)>,
+    /// Points the timer popped that wait for the batch being handled.
+    queue: Vec<Firing>,
+    /// Whether a batch is being handled.
+    draining: bool,
 }
 
 impl SlaMonitor {
@@ -42,6 +46,8 @@ impl SlaMonitor {
             deps: Arc::new(deps),
             clock,
             timer: None,
+            queue: Vec::new(),
+            draining: false,
         }
     }
 
@@ -78,23 +84,47 @@ impl SlaMonitor {
         };
         let handle = ctx.run_later(after, |actor, ctx| {
             actor.timer = None;
-            let work = actor.fire_due();
-            ctx.spawn(work.map(|_, actor, ctx| actor.arm_timer(ctx)));
+            let now = actor.clock.now();
+            let due = actor.pop_due(now);
+            actor.queue.extend(due);
+            actor.drain(ctx);
             actor.arm_timer(ctx);
         });
         self.timer = Some((next, handle));
     }
 
-    /// Pops every point reached and returns the future that handles them, in order, and takes
-    /// the outcomes back into the schedule.
-    fn fire_due(&mut self) -> impl ActorFuture<Self, Output = usize> + 'static {
-        let now = self.clock.now();
+    /// Pops every point reached by `now`, recording how late each fired.
+    fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<Firing> {
         let firings = self.schedule.pop_due(now);
         for firing in &firings {
             let late = (now - firing.at).to_std().unwrap_or_default();
             metrics::histogram!(m::SLA_FIRING_LATENESS_SECONDS).record(late.as_secs_f64());
         }
         self.publish_size();
+        firings
+    }
+
+    /// Starts handling what the timer queued, unless a batch is being handled: one batch at a
+    /// time, so the context never holds more than one handling future (actix polls every
+    /// spawned future on each wake-up) and points that come due meanwhile join the next batch.
+    fn drain(&mut self, ctx: &mut Context<Self>) {
+        if self.draining || self.queue.is_empty() {
+            return;
+        }
+        self.draining = true;
+        let batch = std::mem::take(&mut self.queue);
+        ctx.spawn(self.handle_batch(batch).map(|_, actor, ctx| {
+            actor.draining = false;
+            actor.drain(ctx);
+        }));
+    }
+
+    /// The future that handles `firings` in order and takes the outcomes back into the
+    /// schedule; resolves to how many there were.
+    fn handle_batch(
+        &mut self,
+        firings: Vec<Firing>,
+    ) -> impl ActorFuture<Self, Output = usize> + 'static {
         let deps = self.deps.clone();
         let clock = self.clock.clone();
         async move {
@@ -215,7 +245,9 @@ impl Handler<FireDue> for SlaMonitor {
     type Result = ResponseActFuture<Self, usize>;
 
     fn handle(&mut self, _: FireDue, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.fire_due())
+        let now = self.clock.now();
+        let due = self.pop_due(now);
+        Box::pin(self.handle_batch(due))
     }
 }
 

@@ -27,6 +27,7 @@ use super::ids::{CallbackId, CompanyId, StaffId};
 use super::model::{CallbackRequest, CallbackStatus, Priority};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
 /// The tunables of SLA watching (the server fills them from `[callbacks]`).
@@ -165,6 +166,8 @@ pub struct Firing {
     pub level: u32,
     /// Its version when it was scheduled.
     pub version: i64,
+    /// Its priority's rank when it was scheduled.
+    pub rank: i16,
 }
 
 /// What the schedule needs to know of a callback (a few dozen bytes, not the row).
@@ -224,6 +227,8 @@ pub enum Watched {
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     company_id: CompanyId,
+    /// Orders points at the same instant: more urgent first, then older (ids are time-ordered).
+    rank: i16,
     due_at: DateTime<Utc>,
     level: u32,
     version: i64,
@@ -231,13 +236,17 @@ struct Entry {
     kind: PointKind,
 }
 
-/// The SLA points of every watched callback, ordered by time: the earliest is what the one
-/// timer waits for. Adding, re-timing and removing are O(log n).
+/// A place on the timeline: when, then queue order (priority first, then oldest).
+type Key = (DateTime<Utc>, Reverse<i16>, CallbackId);
+
+/// The SLA points of every watched callback, ordered by time (and, at the same instant, by
+/// queue order: priority first, then oldest): the earliest is what the one timer waits for.
+/// Adding, re-timing and removing are O(log n).
 #[derive(Debug)]
 pub struct SlaSchedule {
     rules: SlaRules,
     policy: CallbackPolicy,
-    timeline: BTreeSet<(DateTime<Utc>, CallbackId)>,
+    timeline: BTreeSet<Key>,
     entries: HashMap<CallbackId, Entry>,
 }
 
@@ -269,7 +278,7 @@ impl SlaSchedule {
 
     /// The earliest point, what the timer must wake up for.
     pub fn next_at(&self) -> Option<DateTime<Utc>> {
-        self.timeline.first().map(|(at, _)| *at)
+        self.timeline.first().map(|(at, _, _)| *at)
     }
 
     /// The point a callback is scheduled for, if watched.
@@ -299,6 +308,17 @@ impl SlaSchedule {
                 entry.version = news.version;
                 entry.company_id = news.company_id;
             }
+            if k.rank != news.priority.rank() {
+                // Same point, new queue position.
+                self.insert(
+                    news.callback_id,
+                    Entry {
+                        rank: news.priority.rank(),
+                        version: news.version,
+                        ..k
+                    },
+                );
+            }
             return match k.version == news.version {
                 true => Watched::Unchanged,
                 false => Watched::Scheduled(k.point),
@@ -309,6 +329,7 @@ impl SlaSchedule {
             news.callback_id,
             Entry {
                 company_id: news.company_id,
+                rank: news.priority.rank(),
                 due_at: news.due_at,
                 level: news.level,
                 version: news.version,
@@ -323,7 +344,8 @@ impl SlaSchedule {
     pub fn remove(&mut self, id: CallbackId) -> bool {
         match self.entries.remove(&id) {
             Some(entry) => {
-                self.timeline.remove(&(entry.point, id));
+                self.timeline
+                    .remove(&(entry.point, Reverse(entry.rank), id));
                 true
             }
             None => false,
@@ -343,6 +365,7 @@ impl SlaSchedule {
             firing.callback_id,
             Entry {
                 company_id: firing.company_id,
+                rank: firing.rank,
                 due_at: firing.due_at,
                 level: firing.level,
                 version: firing.version,
@@ -357,7 +380,7 @@ impl SlaSchedule {
     /// schedule (the change they cause is news that schedules the callback again).
     pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<Firing> {
         let mut fired = Vec::new();
-        while let Some(&(at, id)) = self.timeline.first() {
+        while let Some(&(at, _, id)) = self.timeline.first() {
             if at > now {
                 break;
             }
@@ -373,6 +396,7 @@ impl SlaSchedule {
                 due_at: entry.due_at,
                 level: entry.level,
                 version: entry.version,
+                rank: entry.rank,
             });
             let next = match entry.kind {
                 PointKind::Approaching => Some((PointKind::Breached, entry.due_at)),
@@ -424,9 +448,9 @@ impl SlaSchedule {
 
     fn insert(&mut self, id: CallbackId, entry: Entry) {
         if let Some(old) = self.entries.insert(id, entry) {
-            self.timeline.remove(&(old.point, id));
+            self.timeline.remove(&(old.point, Reverse(old.rank), id));
         }
-        self.timeline.insert((entry.point, id));
+        self.timeline.insert((entry.point, Reverse(entry.rank), id));
     }
 }
 
@@ -582,6 +606,26 @@ mod tests {
                 (early.callback_id, PointKind::Breached),
                 (late.callback_id, PointKind::Approaching),
                 (late.callback_id, PointKind::Breached),
+            ]
+        );
+    }
+
+    #[test]
+    fn points_at_the_same_instant_fire_most_urgent_first_then_oldest() {
+        let mut s = schedule();
+        let normal_old = news(Priority::Normal, at(12, 0), 0, 1);
+        let urgent = news(Priority::Urgent, at(12, 0), 0, 1);
+        let normal_new = news(Priority::Normal, at(12, 0), 0, 1);
+        for w in [&normal_new, &urgent, &normal_old] {
+            s.watch(w, Source::Rebuild, at(11, 59));
+        }
+        let order: Vec<_> = s.pop_due(at(12, 0)).iter().map(|f| f.callback_id).collect();
+        assert_eq!(
+            order,
+            [
+                urgent.callback_id,
+                normal_old.callback_id,
+                normal_new.callback_id
             ]
         );
     }
