@@ -481,6 +481,7 @@ async fn run_sweep(
             &mut rng,
         );
         let calls = schedule::plan(&arrivals, mix, NUMBERS.len(), SERVICES.len(), 55, &mut rng);
+        let planned = calls.len();
         eprintln!(
             "sweep: {offered:.1} calls/s for {:.0} s…",
             o.sweep_phase_secs
@@ -490,7 +491,8 @@ async fn run_sweep(
         let arrival_time =
             (outcome.elapsed.as_secs_f64() - call_length.as_secs_f64()).max(o.sweep_phase_secs);
         let mut point = SweepPoint {
-            offered_calls_per_second: offered,
+            nominal_calls_per_second: offered,
+            offered_calls_per_second: planned as f64 / o.sweep_phase_secs,
             achieved_calls_per_second: outcome.ledger.calls_completed as f64 / arrival_time,
             worst_p99_ms: outcome.recorder.worst_p99_ms(),
             check_availability_p99_ms: steps.get("check_availability").map_or(0.0, |s| s.p99_ms),

@@ -123,7 +123,9 @@ pub struct Sweep {
 /// One phase of a sweep.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SweepPoint {
-    /// Offered calls per second.
+    /// The phase's nominal rate, calls per second.
+    pub nominal_calls_per_second: f64,
+    /// Calls actually planned per second of the phase (Poisson arrivals vary around nominal).
     pub offered_calls_per_second: f64,
     /// Completed calls per second of arrival time.
     pub achieved_calls_per_second: f64,
@@ -169,14 +171,20 @@ impl Report {
         let step = |name: &str| self.steps.get(name).map(|s| s.p99_ms);
         let postgres = self.backend == "postgres";
         let mut goals = Vec::new();
-        let sustained = self.peak_concurrent_calls >= 1000;
+        // Sustained: that many calls in flight while completing (nearly) all that were offered.
+        let reached = self.peak_concurrent_calls >= 1000;
+        let kept_up = self.calls_per_second >= 0.95 * self.settings.rate;
         goals.push(Goal {
             goal: "1,000 concurrent calls sustained".into(),
             measured: format!(
-                "peak {} calls in flight, {:.1} calls/s, {} errors of {} requests",
-                self.peak_concurrent_calls, self.calls_per_second, self.errors, self.requests
+                "peak {} calls in flight, {:.1} of {:.1} calls/s offered completed, {} errors of {} requests",
+                self.peak_concurrent_calls,
+                self.calls_per_second,
+                self.settings.rate,
+                self.errors,
+                self.requests
             ),
-            met: sustained.then_some(self.errors == 0),
+            met: reached.then_some(kept_up && self.errors == 0),
         });
         for (name, limit) in [
             ("call_inbound", 2.0),
@@ -303,7 +311,8 @@ impl Report {
             for p in &sweep.points {
                 let _ = writeln!(
                     out,
-                    "  offered {:>7.1} calls/s -> achieved {:>7.1}, worst p99 {:>9.2} ms, errors {:>5} {}",
+                    "  {:>7.1} calls/s (offered {:>7.1}) -> achieved {:>7.1}, worst p99 {:>9.2} ms, errors {:>5} {}",
+                    p.nominal_calls_per_second,
                     p.offered_calls_per_second,
                     p.achieved_calls_per_second,
                     p.worst_p99_ms,
