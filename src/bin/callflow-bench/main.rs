@@ -331,6 +331,25 @@ async fn measure(
             }
         });
     }
+    // The server's own resident set, from its /metrics, once a second: the only view of a
+    // remote server's memory (and, in-process, a cross-check of VmHWM).
+    let sampled_rss = Rc::new(Cell::new(None::<f64>));
+    {
+        let (target, peak, sampling) = (target.clone(), sampled_rss.clone(), sampling.clone());
+        actix_rt::spawn(async move {
+            while sampling.get() {
+                if let Ok(text) = target.get_text("/metrics").await {
+                    if let Some(bytes) =
+                        server::metric_sums(&text).get("process_resident_memory_bytes")
+                    {
+                        let mb = bytes / (1024.0 * 1024.0);
+                        peak.set(Some(peak.get().map_or(mb, |p: f64| p.max(mb))));
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
     let cpu_before = server::process_figures().cpu_seconds;
     let outcome = load::run(target.clone(), settings.clone(), calls).await;
     let cpu_used = server::process_figures().cpu_seconds - cpu_before;
@@ -384,10 +403,13 @@ async fn measure(
             "in-process: RSS and CPU are this process's, server and harness together (an upper bound for the server)".into(),
         );
     } else {
-        report
-            .notes
-            .push("remote server: RSS, CPU and holds are n/a (not this process)".into());
+        report.server_peak_rss_mb = sampled_rss.get();
+        report.notes.push(
+            "remote server: peak RSS is the highest process_resident_memory_bytes of its /metrics, sampled once a second; CPU and holds are n/a"
+                .into(),
+        );
     }
+    report.server_sampled_peak_rss_mb = sampled_rss.get();
     if let Ok(text) = target.get_text("/metrics").await {
         report.server_metrics = server::metric_sums(&text);
         let m = &report.server_metrics;

@@ -63,6 +63,8 @@ pub struct Report {
     pub server_peak_rss_mb: Option<f64>,
     /// Resident memory at the end.
     pub server_rss_mb: Option<f64>,
+    /// The server's resident memory as its `/metrics` reported it, highest of one-second samples.
+    pub server_sampled_peak_rss_mb: Option<f64>,
     /// CPU seconds used during the run (in-process: server and harness together).
     pub server_cpu_seconds: Option<f64>,
     /// Those as a percentage of one core over the run.
