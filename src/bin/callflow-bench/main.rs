@@ -392,6 +392,7 @@ async fn measure(
         server_peak_active_calls: engine.as_ref().map(|_| peak_actors.get()),
         elapsed_seconds: elapsed,
         steps: outcome.recorder.summaries(),
+        admission_wait: outcome.recorder.summary(load::ADMISSION),
         ..Report::default()
     };
     if engine.is_some() {

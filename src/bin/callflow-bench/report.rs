@@ -46,6 +46,10 @@ pub struct Report {
     pub elapsed_seconds: f64,
     /// Per step (named after Retell's events and functions).
     pub steps: BTreeMap<String, StepSummary>,
+    /// How long arriving calls waited for a place under `--concurrency` (part of their
+    /// `call_inbound` latency, which counts from the arrival): non-zero means the cap, not the
+    /// server, held calls back.
+    pub admission_wait: Option<StepSummary>,
     /// Active appointments overlapping another of the same staff member.
     pub double_bookings: Option<u64>,
     /// Acknowledged bookings and callbacks missing from the database.
@@ -290,6 +294,13 @@ impl Report {
                 name, st.count, st.errors, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
             );
         }
+        if let Some(a) = &self.admission_wait {
+            let _ = writeln!(
+                out,
+                "{:<20} {:>8} {:>6} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}   (wait under the cap)",
+                "(admission)", a.count, a.errors, a.p50_ms, a.p90_ms, a.p99_ms, a.p999_ms, a.max_ms
+            );
+        }
         let _ = writeln!(
             out,
             "\ncorrectness: double_bookings {}, lost_acknowledged_writes {}, orphaned_holds {}, duplicate_rows {}",
@@ -415,6 +426,13 @@ impl Report {
                 out,
                 "| `{name}` | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 st.count, st.errors, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
+            );
+        }
+        if let Some(a) = &self.admission_wait {
+            let _ = writeln!(
+                out,
+                "| (wait for a place under the cap) | {} | – | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                a.count, a.p50_ms, a.p90_ms, a.p99_ms, a.p999_ms, a.max_ms
             );
         }
         let _ = writeln!(out, "\n| goal | measured | met |");
