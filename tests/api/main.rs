@@ -1,5 +1,6 @@
 //! End-to-end tests: real servers on free ports, real databases, real clients.
 
+mod bench_static;
 mod callbacks_api;
 mod cli;
 mod engine_contention;
