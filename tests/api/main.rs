@@ -2,6 +2,7 @@
 
 mod admin_api;
 mod admin_store;
+mod bench_static;
 mod callbacks_api;
 mod cli;
 mod engine_contention;

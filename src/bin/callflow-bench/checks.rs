@@ -158,14 +158,7 @@ async fn duplicates(
             call,
         )
         .await?;
-        let consistent = match (first, second) {
-            // Both answered: the retry must name the same appointment, stored once.
-            (Some(a), Some(b)) => a == b && rows == 1,
-            // One answered: exactly that one row.
-            (Some(_), None) | (None, Some(_)) => rows == 1,
-            // Neither booked (taken, or failed): no row at all.
-            (None, None) => rows == 0,
-        };
+        let consistent = duplicate_consistent(first.as_deref(), second.as_deref(), rows);
         if !consistent {
             verdict.duplicate_rows += 1;
         }
@@ -183,6 +176,18 @@ async fn duplicates(
         }
     }
     Ok(())
+}
+
+/// Whether a booking sent twice left what deduplication promises: never two rows; when either
+/// attempt was acknowledged, exactly one row; when both were, the same appointment. (An attempt
+/// that timed out was not acknowledged, yet may have booked: then one row is right, so zero or
+/// one row is accepted when neither was acknowledged.)
+pub fn duplicate_consistent(first: Option<&str>, second: Option<&str>, rows: i64) -> bool {
+    match (first, second) {
+        (Some(a), Some(b)) => a == b && rows == 1,
+        (Some(_), None) | (None, Some(_)) => rows == 1,
+        (None, None) => rows <= 1,
+    }
 }
 
 /// `SELECT COUNT(*) … $1` on either backend (both accept `$1`).
@@ -264,6 +269,19 @@ mod tests {
     fn one_long_appointment_overlapping_two_counts_both() {
         let calendar = vec![b((8, 0), (12, 0)), b((9, 0), (9, 30)), b((10, 0), (10, 30))];
         assert_eq!(overlaps(calendar), 2);
+    }
+
+    #[test]
+    fn a_retried_booking_must_name_one_appointment_stored_once() {
+        assert!(duplicate_consistent(Some("a"), Some("a"), 1));
+        assert!(!duplicate_consistent(Some("a"), Some("b"), 1));
+        assert!(!duplicate_consistent(Some("a"), Some("a"), 2));
+        assert!(duplicate_consistent(Some("a"), None, 1));
+        assert!(!duplicate_consistent(None, Some("a"), 0));
+        // Neither acknowledged (refused, or timed out after booking).
+        assert!(duplicate_consistent(None, None, 0));
+        assert!(duplicate_consistent(None, None, 1));
+        assert!(!duplicate_consistent(None, None, 2));
     }
 
     #[test]

@@ -101,6 +101,11 @@ pub async fn run(
         let Ok(permit) = gate.clone().acquire_owned().await else {
             break;
         };
+        // The wait for a place under the cap, apart: it is in the first step's latency too.
+        shared
+            .recorder
+            .borrow_mut()
+            .record(ADMISSION, arrival.elapsed(), Ok("admitted"));
         let shared = shared.clone();
         actix_rt::spawn(async move {
             {
@@ -129,6 +134,9 @@ pub async fn run(
 }
 
 const WEBHOOK: &str = "/retell/webhook";
+
+/// The series of waits for a place under `--concurrency` (not a request).
+pub const ADMISSION: &str = "admission";
 
 impl Shared {
     /// Waits for `due`, sends, records; the answer when there is one.

@@ -331,6 +331,25 @@ async fn measure(
             }
         });
     }
+    // The server's own resident set, from its /metrics, once a second: the only view of a
+    // remote server's memory (and, in-process, a cross-check of VmHWM).
+    let sampled_rss = Rc::new(Cell::new(None::<f64>));
+    {
+        let (target, peak, sampling) = (target.clone(), sampled_rss.clone(), sampling.clone());
+        actix_rt::spawn(async move {
+            while sampling.get() {
+                if let Ok(text) = target.get_text("/metrics").await {
+                    if let Some(bytes) =
+                        server::metric_sums(&text).get("process_resident_memory_bytes")
+                    {
+                        let mb = bytes / (1024.0 * 1024.0);
+                        peak.set(Some(peak.get().map_or(mb, |p: f64| p.max(mb))));
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
     let cpu_before = server::process_figures().cpu_seconds;
     let outcome = load::run(target.clone(), settings.clone(), calls).await;
     let cpu_used = server::process_figures().cpu_seconds - cpu_before;
@@ -373,6 +392,7 @@ async fn measure(
         server_peak_active_calls: engine.as_ref().map(|_| peak_actors.get()),
         elapsed_seconds: elapsed,
         steps: outcome.recorder.summaries(),
+        admission_wait: outcome.recorder.summary(load::ADMISSION),
         ..Report::default()
     };
     if engine.is_some() {
@@ -384,10 +404,13 @@ async fn measure(
             "in-process: RSS and CPU are this process's, server and harness together (an upper bound for the server)".into(),
         );
     } else {
-        report
-            .notes
-            .push("remote server: RSS, CPU and holds are n/a (not this process)".into());
+        report.server_peak_rss_mb = sampled_rss.get();
+        report.notes.push(
+            "remote server: peak RSS is the highest process_resident_memory_bytes of its /metrics, sampled once a second; CPU and holds are n/a"
+                .into(),
+        );
     }
+    report.server_sampled_peak_rss_mb = sampled_rss.get();
     if let Ok(text) = target.get_text("/metrics").await {
         report.server_metrics = server::metric_sums(&text);
         let m = &report.server_metrics;
@@ -481,6 +504,7 @@ async fn run_sweep(
             &mut rng,
         );
         let calls = schedule::plan(&arrivals, mix, NUMBERS.len(), SERVICES.len(), 55, &mut rng);
+        let planned = calls.len();
         eprintln!(
             "sweep: {offered:.1} calls/s for {:.0} s…",
             o.sweep_phase_secs
@@ -490,7 +514,8 @@ async fn run_sweep(
         let arrival_time =
             (outcome.elapsed.as_secs_f64() - call_length.as_secs_f64()).max(o.sweep_phase_secs);
         let mut point = SweepPoint {
-            offered_calls_per_second: offered,
+            nominal_calls_per_second: offered,
+            offered_calls_per_second: planned as f64 / o.sweep_phase_secs,
             achieved_calls_per_second: outcome.ledger.calls_completed as f64 / arrival_time,
             worst_p99_ms: outcome.recorder.worst_p99_ms(),
             check_availability_p99_ms: steps.get("check_availability").map_or(0.0, |s| s.p99_ms),

@@ -46,6 +46,10 @@ pub struct Report {
     pub elapsed_seconds: f64,
     /// Per step (named after Retell's events and functions).
     pub steps: BTreeMap<String, StepSummary>,
+    /// How long arriving calls waited for a place under `--concurrency` (part of their
+    /// `call_inbound` latency, which counts from the arrival): non-zero means the cap, not the
+    /// server, held calls back.
+    pub admission_wait: Option<StepSummary>,
     /// Active appointments overlapping another of the same staff member.
     pub double_bookings: Option<u64>,
     /// Acknowledged bookings and callbacks missing from the database.
@@ -63,6 +67,8 @@ pub struct Report {
     pub server_peak_rss_mb: Option<f64>,
     /// Resident memory at the end.
     pub server_rss_mb: Option<f64>,
+    /// The server's resident memory as its `/metrics` reported it, highest of one-second samples.
+    pub server_sampled_peak_rss_mb: Option<f64>,
     /// CPU seconds used during the run (in-process: server and harness together).
     pub server_cpu_seconds: Option<f64>,
     /// Those as a percentage of one core over the run.
@@ -123,7 +129,9 @@ pub struct Sweep {
 /// One phase of a sweep.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SweepPoint {
-    /// Offered calls per second.
+    /// The phase's nominal rate, calls per second.
+    pub nominal_calls_per_second: f64,
+    /// Calls actually planned per second of the phase (Poisson arrivals vary around nominal).
     pub offered_calls_per_second: f64,
     /// Completed calls per second of arrival time.
     pub achieved_calls_per_second: f64,
@@ -169,14 +177,20 @@ impl Report {
         let step = |name: &str| self.steps.get(name).map(|s| s.p99_ms);
         let postgres = self.backend == "postgres";
         let mut goals = Vec::new();
-        let sustained = self.peak_concurrent_calls >= 1000;
+        // Sustained: that many calls in flight while completing (nearly) all that were offered.
+        let reached = self.peak_concurrent_calls >= 1000;
+        let kept_up = self.calls_per_second >= 0.95 * self.settings.rate;
         goals.push(Goal {
             goal: "1,000 concurrent calls sustained".into(),
             measured: format!(
-                "peak {} calls in flight, {:.1} calls/s, {} errors of {} requests",
-                self.peak_concurrent_calls, self.calls_per_second, self.errors, self.requests
+                "peak {} calls in flight, {:.1} of {:.1} calls/s offered completed, {} errors of {} requests",
+                self.peak_concurrent_calls,
+                self.calls_per_second,
+                self.settings.rate,
+                self.errors,
+                self.requests
             ),
-            met: sustained.then_some(self.errors == 0),
+            met: reached.then_some(kept_up && self.errors == 0),
         });
         for (name, limit) in [
             ("call_inbound", 2.0),
@@ -280,6 +294,13 @@ impl Report {
                 name, st.count, st.errors, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
             );
         }
+        if let Some(a) = &self.admission_wait {
+            let _ = writeln!(
+                out,
+                "{:<20} {:>8} {:>6} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}   (wait under the cap)",
+                "(admission)", a.count, a.errors, a.p50_ms, a.p90_ms, a.p99_ms, a.p999_ms, a.max_ms
+            );
+        }
         let _ = writeln!(
             out,
             "\ncorrectness: double_bookings {}, lost_acknowledged_writes {}, orphaned_holds {}, duplicate_rows {}",
@@ -303,7 +324,8 @@ impl Report {
             for p in &sweep.points {
                 let _ = writeln!(
                     out,
-                    "  offered {:>7.1} calls/s -> achieved {:>7.1}, worst p99 {:>9.2} ms, errors {:>5} {}",
+                    "  {:>7.1} calls/s (offered {:>7.1}) -> achieved {:>7.1}, worst p99 {:>9.2} ms, errors {:>5} {}",
+                    p.nominal_calls_per_second,
                     p.offered_calls_per_second,
                     p.achieved_calls_per_second,
                     p.worst_p99_ms,
@@ -404,6 +426,13 @@ impl Report {
                 out,
                 "| `{name}` | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 st.count, st.errors, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
+            );
+        }
+        if let Some(a) = &self.admission_wait {
+            let _ = writeln!(
+                out,
+                "| (wait for a place under the cap) | {} | – | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                a.count, a.p50_ms, a.p90_ms, a.p99_ms, a.p999_ms, a.max_ms
             );
         }
         let _ = writeln!(out, "\n| goal | measured | met |");

@@ -95,7 +95,11 @@ impl Recorder {
 
     /// Requests recorded, over every step.
     pub fn requests(&self) -> u64 {
-        self.steps.values().map(|s| s.latency.len()).sum()
+        self.steps
+            .iter()
+            .filter(|(name, _)| STEPS.contains(name))
+            .map(|(_, s)| s.latency.len())
+            .sum()
     }
 
     /// Failed requests, over every step.
@@ -127,10 +131,17 @@ impl Recorder {
             .collect()
     }
 
+    /// One recorded series by name (also ones outside [`STEPS`], such as `admission`).
+    pub fn summary(&self, name: &str) -> Option<StepSummary> {
+        self.steps.get(name).map(StepSummary::of)
+    }
+
     /// The highest p99 over all steps, in milliseconds.
     pub fn worst_p99_ms(&self) -> f64 {
         self.steps
-            .values()
+            .iter()
+            .filter(|(name, _)| STEPS.contains(name))
+            .map(|(_, s)| s)
             .map(|s| micros_to_ms(s.latency.value_at_quantile(0.99)))
             .fold(0.0, f64::max)
     }

@@ -18,12 +18,12 @@ pub fn within_bounds(baseline_p99_ms: f64, point: &SweepPoint) -> bool {
         && point.worst_p99_ms <= p99_limit
 }
 
-/// The highest offered rate of the points before the first one out of bounds.
+/// The highest nominal rate of the points before the first one out of bounds.
 pub fn knee(points: &[SweepPoint]) -> Option<f64> {
     points
         .iter()
         .take_while(|p| p.within_bounds)
-        .map(|p| p.offered_calls_per_second)
+        .map(|p| p.nominal_calls_per_second)
         .last()
 }
 
@@ -37,6 +37,7 @@ mod tests {
 
     fn point(offered: f64, achieved: f64, p99: f64, errors: u64) -> SweepPoint {
         SweepPoint {
+            nominal_calls_per_second: offered,
             offered_calls_per_second: offered,
             achieved_calls_per_second: achieved,
             worst_p99_ms: p99,
