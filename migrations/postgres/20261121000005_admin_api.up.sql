@@ -2,9 +2,12 @@
 -- callback statistics, the audit log's filters and appointment lists; and unixepoch(), so the
 -- statistics are one SQL text on SQLite (where it is built in) and Postgres.
 
+-- STABLE like date_part on timestamptz: a SQL function is inlined into the query only when it
+-- claims no less volatility than its body, and inlined it costs ~4x less per row.
+-- date_part returns double precision, cheaper than extract's numeric.
 CREATE FUNCTION unixepoch(t timestamptz) RETURNS bigint
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT floor(extract(epoch FROM t))::bigint $$;
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT floor(date_part('epoch', t))::bigint $$;
 
 -- Lists: one index per order, led by the company (and the branch for managers).
 CREATE INDEX callbacks_company_queue ON callback_requests (company_id, priority_rank DESC, created_at, id);

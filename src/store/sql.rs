@@ -265,11 +265,14 @@ macro_rules! sql_store {
             })
         }
 
-        /// The callback list statement for `sort`: filters `$1`..`$6` (company, status, branch,
-        /// assignee, priority, overdue-at), limit `$7`, and with a cursor its rank, time and id
-        /// as `$8`..`$10`. Built from fixed pieces only, never from input.
-        fn find_callbacks_sql(sort: CallbackSort, with_cursor: bool) -> String {
-            let (order, after) = match sort {
+        /// The callback list statement for `filter`: filters `$1`..`$6` (company, status,
+        /// branch, assignee, priority, overdue-at), limit `$7`, and with a cursor its rank,
+        /// time and id as `$8`..`$10`. Built from fixed pieces only, never from input. A filter
+        /// that is not asked for becomes `$N IS NULL` (its parameter is bound as NULL and must
+        /// still appear for Postgres to type it); one that is asked for is a plain comparison,
+        /// so both planners can use the matching index (`$N IS NULL OR col = $N` would hide it).
+        fn find_callbacks_sql(filter: &CallbackFilter) -> String {
+            let (order, after) = match filter.sort {
                 CallbackSort::Queue => (
                     "priority_rank DESC, created_at, id",
                     "(priority_rank < $8 OR (priority_rank = $8 AND (created_at > $9 OR (created_at = $9 AND id > $10))))",
@@ -279,21 +282,28 @@ macro_rules! sql_store {
                 CallbackSort::DueAsc => ("due_at, id", "(due_at > $9 OR (due_at = $9 AND id > $10))"),
                 CallbackSort::DueDesc => ("due_at DESC, id DESC", "(due_at < $9 OR (due_at = $9 AND id < $10))"),
             };
+            let when = |given: bool, clause: &'static str, absent: &'static str| if given { clause } else { absent };
             // Queue order pages by rank and time; the others by one time column, so $8 (the
             // rank) is still bound but has to appear for Postgres to type it.
-            let after = match (with_cursor, sort) {
+            let after = match (filter.after.is_some(), filter.sort) {
                 (false, _) => String::new(),
                 (true, CallbackSort::Queue) => format!(" AND {after}"),
                 (true, _) => format!(" AND {after} AND $8 = $8"),
             };
             format!(
                 "SELECT * FROM callback_requests
-                 WHERE company_id = $1 AND ($2 IS NULL OR status = $2)
-                   AND ($3 IS NULL OR branch_id = $3) AND ($4 IS NULL OR assigned_staff_id = $4)
-                   AND ($5 IS NULL OR priority = $5)
-                   AND ($6 IS NULL OR (status IN ('pending', 'assigned', 'contacted') AND due_at < $6)){after}
+                 WHERE company_id = $1 AND {} AND {} AND {} AND {} AND {}{after}
                  ORDER BY {order}
-                 LIMIT $7"
+                 LIMIT $7",
+                when(filter.status.is_some(), "status = $2", "$2 IS NULL"),
+                when(filter.branch_id.is_some(), "branch_id = $3", "$3 IS NULL"),
+                when(filter.assigned_staff_id.is_some(), "assigned_staff_id = $4", "$4 IS NULL"),
+                when(filter.priority.is_some(), "priority = $5", "$5 IS NULL"),
+                when(
+                    filter.overdue_at.is_some(),
+                    "status IN ('pending', 'assigned', 'contacted') AND due_at < $6",
+                    "$6 IS NULL"
+                ),
             )
         }
 
@@ -1009,7 +1019,7 @@ macro_rules! sql_store {
                 company_id: CompanyId,
                 filter: &CallbackFilter,
             ) -> StoreResult<Vec<CallbackRequest>> {
-                let sql = find_callbacks_sql(filter.sort, filter.after.is_some());
+                let sql = find_callbacks_sql(filter);
                 let mut query = sqlx::query(&sql)
                     .bind(company_id.0)
                     .bind(filter.status.map(|s| s.as_str()))

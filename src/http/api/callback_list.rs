@@ -239,3 +239,32 @@ pub fn local_midnight(zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
     }
     now
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_starts_at_local_midnight_in_utc() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        let berlin: Tz = "Europe/Berlin".parse().expect("zone");
+        assert_eq!(
+            local_midnight(berlin, at("2030-06-10T12:00:00Z")),
+            at("2030-06-09T22:00:00Z"),
+            "summer time"
+        );
+        assert_eq!(
+            local_midnight(berlin, at("2030-01-10T23:30:00Z")),
+            at("2030-01-10T23:00:00Z"),
+            "already the next local day"
+        );
+        assert_eq!(
+            local_midnight(Tz::UTC, at("2030-01-10T23:30:00Z")),
+            at("2030-01-10T00:00:00Z")
+        );
+    }
+}
