@@ -9,7 +9,10 @@ use crate::store::Database;
 use callflow_actors::domain::CompanyId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
+use sqlx::FromRow;
 use uuid::Uuid;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of `$db`.
@@ -253,6 +256,7 @@ fn kind_of(raw: &str) -> Result<Kind, OutboxError> {
 const SUBSCRIPTION_COLUMNS: &str = "id, name, description, kind, target, event_types, active, \
      disabled_reason, created_at, updated_at";
 
+/// A row of [`SUBSCRIPTION_COLUMNS`], in that order.
 type SubscriptionRow = (
     Uuid,
     String,
@@ -267,30 +271,38 @@ type SubscriptionRow = (
 );
 
 fn subscription(row: SubscriptionRow) -> Result<Subscription, OutboxError> {
-    let (
-        id,
-        name,
-        description,
-        kind,
-        target,
-        event_types,
-        active,
-        disabled_reason,
-        created_at,
-        updated_at,
-    ) = row;
     Ok(Subscription {
-        id,
-        name,
-        description,
-        kind: kind_of(&kind)?,
-        target,
-        event_types: event_types.0,
-        active,
-        disabled_reason,
-        created_at,
-        updated_at,
+        id: row.0,
+        name: row.1,
+        description: row.2,
+        kind: kind_of(&row.3)?,
+        target: row.4,
+        event_types: row.5 .0,
+        active: row.6,
+        disabled_reason: row.7,
+        created_at: row.8,
+        updated_at: row.9,
     })
+}
+
+/// The row of `table` with `id` if it belongs to `company`, as `columns`.
+async fn company_row<R>(
+    db: &Database,
+    columns: &str,
+    table: &str,
+    company: CompanyId,
+    id: Uuid,
+) -> Result<Option<R>, OutboxError>
+where
+    R: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let sql = format!("SELECT {columns} FROM {table} WHERE company_id = $1 AND id = $2");
+    let row = on_pool!(db, |pool| sqlx::query_as(&sql)
+        .bind(company.0)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(row)
 }
 
 /// Stores a new subscription.
@@ -343,15 +355,16 @@ pub async fn subscription_by_id(
     company: CompanyId,
     id: Uuid,
 ) -> Result<Option<Subscription>, OutboxError> {
-    let sql = format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE company_id = $1 AND id = $2"
-    );
-    let row: Option<SubscriptionRow> = on_pool!(db, |pool| sqlx::query_as(&sql)
-        .bind(company.0)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-    row.map(subscription).transpose()
+    company_row(
+        db,
+        SUBSCRIPTION_COLUMNS,
+        "webhook_subscriptions",
+        company,
+        id,
+    )
+    .await?
+    .map(subscription)
+    .transpose()
 }
 
 /// Applies `patch` to one of the company's subscriptions; `None` when there is no such one.
@@ -466,6 +479,7 @@ pub async fn enqueue(
     Ok(inserted)
 }
 
+/// A row of [`claim_due`]'s `RETURNING` list, in that order.
 type ClaimedRow = (
     Uuid,
     Option<Uuid>,
@@ -504,33 +518,21 @@ pub async fn claim_due(
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-    rows.into_iter()
-        .map(
-            |(
-                id,
-                subscription_id,
-                company,
-                kind,
-                recipient,
-                event_id,
-                event_type,
-                payload,
-                attempt,
-            )| {
-                Ok(Claimed {
-                    id,
-                    subscription_id,
-                    company_id: CompanyId(company),
-                    kind: kind_of(&kind)?,
-                    recipient,
-                    event_id,
-                    event_type,
-                    payload: payload.0,
-                    attempt,
-                })
-            },
-        )
-        .collect()
+    rows.into_iter().map(claimed).collect()
+}
+
+fn claimed(row: ClaimedRow) -> Result<Claimed, OutboxError> {
+    Ok(Claimed {
+        id: row.0,
+        subscription_id: row.1,
+        company_id: CompanyId(row.2),
+        kind: kind_of(&row.3)?,
+        recipient: row.4,
+        event_id: row.5,
+        event_type: row.6,
+        payload: row.7 .0,
+        attempt: row.8,
+    })
 }
 
 /// When the next unleased pending delivery is due, if any.
@@ -652,6 +654,7 @@ const DELIVERY_COLUMNS: &str =
     "id, subscription_id, kind, recipient, event_id, event_type, status, \
      attempts, next_attempt_at, last_status, last_error, created_at, delivered_at, payload";
 
+/// A row of [`DELIVERY_COLUMNS`], in that order.
 type DeliveryRow = (
     Uuid,
     Option<Uuid>,
@@ -670,37 +673,21 @@ type DeliveryRow = (
 );
 
 fn delivery(row: DeliveryRow) -> Result<Delivery, OutboxError> {
-    let (
-        id,
-        subscription_id,
-        kind,
-        recipient,
-        event_id,
-        event_type,
-        status,
-        attempts,
-        next_attempt_at,
-        last_status,
-        last_error,
-        created_at,
-        delivered_at,
-        payload,
-    ) = row;
     Ok(Delivery {
-        id,
-        subscription_id,
-        kind: kind_of(&kind)?,
-        recipient,
-        event_id,
-        event_type,
-        status,
-        attempts,
-        next_attempt_at,
-        last_status,
-        last_error,
-        created_at,
-        delivered_at,
-        payload: payload.0,
+        id: row.0,
+        subscription_id: row.1,
+        kind: kind_of(&row.2)?,
+        recipient: row.3,
+        event_id: row.4,
+        event_type: row.5,
+        status: row.6,
+        attempts: row.7,
+        next_attempt_at: row.8,
+        last_status: row.9,
+        last_error: row.10,
+        created_at: row.11,
+        delivered_at: row.12,
+        payload: row.13 .0,
     })
 }
 
@@ -733,15 +720,10 @@ pub async fn delivery_by_id(
     company: CompanyId,
     id: Uuid,
 ) -> Result<Option<Delivery>, OutboxError> {
-    let sql = format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE company_id = $1 AND id = $2"
-    );
-    let row: Option<DeliveryRow> = on_pool!(db, |pool| sqlx::query_as(&sql)
-        .bind(company.0)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-    row.map(delivery).transpose()
+    company_row(db, DELIVERY_COLUMNS, "webhook_deliveries", company, id)
+        .await?
+        .map(delivery)
+        .transpose()
 }
 
 /// What a redelivery request found.
@@ -780,6 +762,7 @@ pub async fn redeliver(
     }
 }
 
+/// A row of [`list_log`]'s columns, in that order.
 type LogRow = (
     i64,
     Uuid,
@@ -813,40 +796,23 @@ pub async fn list_log(
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                delivery_id,
-                subscription_id,
-                event_id,
-                event_type,
-                kind,
-                target,
-                attempt,
-                outcome,
-                status_code,
-                error,
-                duration_ms,
-                at,
-            )| {
-                LogEntry {
-                    id,
-                    delivery_id,
-                    subscription_id,
-                    event_id,
-                    event_type,
-                    kind,
-                    target,
-                    attempt,
-                    outcome,
-                    status_code,
-                    error,
-                    duration_ms,
-                    at,
-                }
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(log_entry).collect())
+}
+
+fn log_entry(row: LogRow) -> LogEntry {
+    LogEntry {
+        id: row.0,
+        delivery_id: row.1,
+        subscription_id: row.2,
+        event_id: row.3,
+        event_type: row.4,
+        kind: row.5,
+        target: row.6,
+        attempt: row.7,
+        outcome: row.8,
+        status_code: row.9,
+        error: row.10,
+        duration_ms: row.11,
+        at: row.12,
+    }
 }

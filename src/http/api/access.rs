@@ -18,10 +18,18 @@
 //! What a caller may not see does not exist for them (404): another company's data always, and
 //! another branch's data for managers and staff. What they may see but not change is 403.
 
+use super::audit::{self, Change};
 use super::auth::{store_error, Caller};
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse};
+use callflow_actors::admin_query::Deleted;
 use callflow_actors::domain::*;
+use callflow_actors::StoreResult;
+use serde::Serialize;
+use std::fmt::Display;
+use std::future::Future;
 
 /// 403 unless the caller is an admin.
 pub fn admin_only(caller: &Caller, what: &str) -> Result<(), ApiError> {
@@ -80,6 +88,56 @@ pub async fn reload(state: &AppState, company: CompanyId) {
             company_id = %company,
             "changed data could not be pushed to the running actors"
         );
+    }
+}
+
+/// Stores a change through `write` (conflicts are 409), then [`changed`]: the actors and the
+/// audit log only ever hear of changes that are durable.
+pub async fn write_through(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    write: impl Future<Output = StoreResult<()>>,
+    change: Change<'_>,
+) -> Result<(), ApiError> {
+    write.await.map_err(write_error)?;
+    changed(state, caller, req, change).await;
+    Ok(())
+}
+
+/// After a durable change to data the running actors hold: [`reload`]s them, then logs
+/// `change` (neither can fail the request; see their docs).
+pub async fn changed(state: &AppState, caller: &Caller, req: &HttpRequest, change: Change<'_>) {
+    reload(state, caller.company_id).await;
+    audit::record(state, caller, req, change).await;
+}
+
+/// 201 with the new entity and where to find it (`Location: {collection}/{id}`).
+pub fn created(collection: &str, id: impl Display, entity: &impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((LOCATION, format!("{collection}/{id}")))
+        .json(entity)
+}
+
+/// 403 unless the caller is an admin or a manager (whether a manager may act at a given
+/// branch is checked where the branch is known).
+pub fn admin_or_manager(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    if caller.role == Role::Staff {
+        Err(ApiError::forbidden(format!(
+            "only admins and managers may {what}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// What a delete the store answered means: 404 (`not_found`) when the entity was gone
+/// already, 409 (`in_use`) while other data still refers to it.
+pub fn deleted(outcome: Deleted, not_found: &str, in_use: &str) -> Result<(), ApiError> {
+    match outcome {
+        Deleted::Deleted => Ok(()),
+        Deleted::NotFound => Err(ApiError::not_found(not_found)),
+        Deleted::InUse => Err(conflict(in_use)),
     }
 }
 

@@ -8,14 +8,13 @@
 //! cancels the old one only then. Admins book anywhere in their company, managers at their
 //! branch; staff read their own appointments.
 
-use super::access::{self, conflict};
-use super::audit::{self, json, Change};
+use super::access::{self, conflict, created};
+use super::audit::{self, Change};
 use super::auth::{store_error, Caller};
 use super::cursor;
 use super::input::{self, Input};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use callflow_actors::admin_query::AppointmentFilter;
@@ -140,11 +139,7 @@ pub async fn create(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.role == Role::Staff {
-        return Err(ApiError::forbidden(
-            "only admins and managers may book appointments",
-        ));
-    }
+    access::admin_or_manager(&caller, "book appointments")?;
     let mut input = Input::from_body(&body)?;
     let branch = if input.has("branch_id") || caller.role == Role::Admin {
         input.required::<BranchId>("branch_id")
@@ -182,8 +177,8 @@ pub async fn create(
     let staff_id = input.optional::<StaffId>("staff_id");
     bookable_staff(&state, &mut input, staff_id);
     let start = read_start(&mut input);
-    let notes = bounded(&mut input, "notes", MAX_NOTES);
-    let idempotency_key = bounded(&mut input, "idempotency_key", MAX_KEY);
+    let notes = input::optional_text(&mut input, "notes", MAX_NOTES);
+    let idempotency_key = input::optional_text(&mut input, "idempotency_key", MAX_KEY);
     input.finish()?;
     let (Some(branch_id), Some(service_id), Some(customer_id), Some(start)) =
         (branch, service_id, customer_id, start)
@@ -209,22 +204,18 @@ pub async fn create(
         .map_err(engine_error)?;
     match outcome {
         BookingOutcome::Booked(appointment) => {
-            audit::record(
-                &state,
-                &caller,
-                &req,
-                Change {
-                    action: "appointment.create",
-                    entity_type: "appointment",
-                    entity_id: appointment.id.to_string(),
-                    old: None,
-                    new: json(&appointment),
-                },
-            )
-            .await;
-            Ok(HttpResponse::Created()
-                .insert_header((LOCATION, format!("/api/v1/appointments/{}", appointment.id)))
-                .json(appointment))
+            let change = Change::created(
+                "appointment.create",
+                "appointment",
+                appointment.id,
+                &appointment,
+            );
+            audit::record(&state, &caller, &req, change).await;
+            Ok(created(
+                "/api/v1/appointments",
+                appointment.id,
+                &appointment,
+            ))
         }
         BookingOutcome::Replayed(appointment) => Ok(HttpResponse::Ok().json(appointment)),
         other => Ok(refused(other)),
@@ -253,19 +244,14 @@ pub async fn cancel(
         .await
         .map_err(engine_error)?
         .ok_or_else(|| ApiError::not_found("no such appointment"))?;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "appointment.cancel",
-            entity_type: "appointment",
-            entity_id: old.id.to_string(),
-            old: json(&old),
-            new: json(&cancelled),
-        },
-    )
-    .await;
+    let change = Change::updated(
+        "appointment.cancel",
+        "appointment",
+        old.id,
+        &old,
+        &cancelled,
+    );
+    audit::record(&state, &caller, &req, change).await;
     Ok(HttpResponse::Ok().json(cancelled))
 }
 
@@ -311,19 +297,9 @@ pub async fn reschedule(
         .map_err(engine_error)?;
     match outcome {
         BookingOutcome::Booked(new) | BookingOutcome::Replayed(new) => {
-            audit::record(
-                &state,
-                &caller,
-                &req,
-                Change {
-                    action: "appointment.reschedule",
-                    entity_type: "appointment",
-                    entity_id: old.id.to_string(),
-                    old: json(&old),
-                    new: json(&new),
-                },
-            )
-            .await;
+            let change =
+                Change::updated("appointment.reschedule", "appointment", old.id, &old, &new);
+            audit::record(&state, &caller, &req, change).await;
             Ok(HttpResponse::Ok().json(new))
         }
         other => Ok(refused(other)),
@@ -353,18 +329,6 @@ fn read_start(input: &mut Input) -> Option<DateTime<Utc>> {
             })
             .ok()
     })
-}
-
-fn bounded(input: &mut Input, field: &str, max: usize) -> Option<String> {
-    let value: Option<String> = input.optional(field);
-    let value = value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())?;
-    if value.chars().count() > max {
-        input.problem(field, format!("must be at most {max} characters"));
-        return None;
-    }
-    Some(value)
 }
 
 /// The answer for a booking that did not happen: 409 (taken) or 422 (not bookable), with the

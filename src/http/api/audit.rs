@@ -20,6 +20,7 @@ use callflow_actors::domain::*;
 use chrono::Utc;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 
 /// Counts audit entries that could not be written.
@@ -41,6 +42,55 @@ pub struct Change<'a> {
     pub old: Option<serde_json::Value>,
     /// After (none for a deletion).
     pub new: Option<serde_json::Value>,
+}
+
+impl<'a> Change<'a> {
+    /// `entity` was created: nothing before.
+    pub fn created<T: Serialize>(
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: impl Display,
+        entity: &T,
+    ) -> Self {
+        Self::new(action, entity_type, entity_id, None, json(entity))
+    }
+
+    /// `old` became `new` (an update, or a state change such as a deactivation).
+    pub fn updated<T: Serialize, U: Serialize>(
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: impl Display,
+        old: &T,
+        new: &U,
+    ) -> Self {
+        Self::new(action, entity_type, entity_id, json(old), json(new))
+    }
+
+    /// `old` was deleted: nothing after.
+    pub fn deleted<T: Serialize>(
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: impl Display,
+        old: &T,
+    ) -> Self {
+        Self::new(action, entity_type, entity_id, json(old), None)
+    }
+
+    fn new(
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: impl Display,
+        old: Option<serde_json::Value>,
+        new: Option<serde_json::Value>,
+    ) -> Self {
+        Self {
+            action,
+            entity_type,
+            entity_id: entity_id.to_string(),
+            old,
+            new,
+        }
+    }
 }
 
 /// A value as JSON for the log (`None` if it cannot be serialised, which our types always can).

@@ -5,15 +5,13 @@
 //! 409: re-point the numbers and deactivate the branch (`"active": false`) instead. An empty
 //! branch is deleted; its tokens go with it and its callbacks lose the branch link.
 
-use super::access::{self, admin_only, reload, write_error};
-use super::audit::{self, json, Change};
+use super::access::{self, admin_only, changed, created, write_through};
+use super::audit::Change;
 use super::auth::{store_error, Caller};
-use super::input::{text, Input};
+use super::input::{patch_text, required_text, Input};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
-use callflow_actors::admin_query::Deleted;
 use callflow_actors::domain::*;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
@@ -50,8 +48,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller, "create branches")?;
     let mut input = Input::from_body(&body)?;
-    let name = input.required::<String>("name");
-    let name = text(&mut input, "name", name, MAX_TEXT);
+    let name = required_text(&mut input, "name", MAX_TEXT);
     let slug = input.required::<String>("slug");
     let slug = slug_of(&mut input, slug);
     let time_zone = input.required::<Tz>("time_zone");
@@ -72,28 +69,10 @@ pub async fn create(
     };
     read_rest(&state, &caller, &mut input, &mut branch).await?;
     input.finish()?;
-    state
-        .store
-        .upsert_branch(&branch)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "branch.create",
-            entity_type: "branch",
-            entity_id: branch.id.to_string(),
-            old: None,
-            new: json(&branch),
-        },
-    )
-    .await;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/branches/{}", branch.id)))
-        .json(branch))
+    let change = Change::created("branch.create", "branch", branch.id, &branch);
+    let write = state.store.upsert_branch(&branch);
+    write_through(&state, &caller, &req, write, change).await?;
+    Ok(created("/api/v1/branches", branch.id, &branch))
 }
 
 /// `PATCH /api/v1/branches/{id}`: changes the fields the body names.
@@ -108,12 +87,7 @@ pub async fn update(
     admin_only(&caller, "change branches")?;
     let mut input = Input::from_body(&body)?;
     let mut branch = old.clone();
-    if input.has("name") {
-        let name = input.required::<String>("name");
-        if let Some(name) = text(&mut input, "name", name, MAX_TEXT) {
-            branch.name = name;
-        }
-    }
+    patch_text(&mut input, "name", &mut branch.name, MAX_TEXT);
     if input.has("slug") {
         let slug = input.required::<String>("slug");
         if let Some(slug) = slug_of(&mut input, slug) {
@@ -123,25 +97,9 @@ pub async fn update(
     input.patch("time_zone", &mut branch.time_zone);
     read_rest(&state, &caller, &mut input, &mut branch).await?;
     input.finish()?;
-    state
-        .store
-        .upsert_branch(&branch)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "branch.update",
-            entity_type: "branch",
-            entity_id: branch.id.to_string(),
-            old: json(&old),
-            new: json(&branch),
-        },
-    )
-    .await;
+    let change = Change::updated("branch.update", "branch", branch.id, &old, &branch);
+    let write = state.store.upsert_branch(&branch);
+    write_through(&state, &caller, &req, write, change).await?;
     Ok(HttpResponse::Ok().json(branch))
 }
 
@@ -154,35 +112,19 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let old = access::visible_branch(&state, &caller, &id).await?;
     admin_only(&caller, "delete branches")?;
-    match state
+    let outcome = state
         .store
         .delete_branch(caller.company_id, old.id)
         .await
-        .map_err(store_error)?
-    {
-        Deleted::NotFound => return Err(ApiError::not_found("no such branch")),
-        Deleted::InUse => {
-            return Err(access::conflict(
-                "the branch still has phone numbers, staff or appointments; re-point or remove \
-                 them, or deactivate the branch with \"active\": false",
-            ))
-        }
-        Deleted::Deleted => {}
-    }
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "branch.delete",
-            entity_type: "branch",
-            entity_id: old.id.to_string(),
-            old: json(&old),
-            new: None,
-        },
-    )
-    .await;
+        .map_err(store_error)?;
+    access::deleted(
+        outcome,
+        "no such branch",
+        "the branch still has phone numbers, staff or appointments; re-point or remove them, \
+         or deactivate the branch with \"active\": false",
+    )?;
+    let change = Change::deleted("branch.delete", "branch", old.id, &old);
+    changed(&state, &caller, &req, change).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

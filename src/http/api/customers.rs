@@ -6,16 +6,15 @@
 //! the link. Numbers are unique per company (409 on a duplicate). The engine reads customers
 //! from the store on every call, so there is nothing to reload.
 
-use super::access::{admin_only, conflict, write_error};
-use super::audit::{self, json, Change};
+use super::access::{self, admin_only, conflict, created, write_error};
+use super::audit::{self, Change};
 use super::auth::{store_error, Caller};
 use super::cursor;
 use super::input::{self, Input};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
-use callflow_actors::admin_query::{CustomerFilter, Deleted};
+use callflow_actors::admin_query::CustomerFilter;
 use callflow_actors::domain::*;
 use std::collections::BTreeMap;
 
@@ -111,27 +110,11 @@ pub async fn create(
     {
         return Err(conflict("a customer with that phone number exists"));
     }
-    state
-        .store
-        .upsert_customer(&customer)
-        .await
-        .map_err(write_error)?;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "customer.create",
-            entity_type: "customer",
-            entity_id: customer.id.to_string(),
-            old: None,
-            new: json(&customer),
-        },
-    )
-    .await;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/customers/{}", customer.id)))
-        .json(customer))
+    // No reload: the engine reads customers from the store on every call.
+    save(&state, &customer).await?;
+    let change = Change::created("customer.create", "customer", customer.id, &customer);
+    audit::record(&state, &caller, &req, change).await;
+    Ok(created("/api/v1/customers", customer.id, &customer))
 }
 
 /// `PATCH /api/v1/customers/{id}`
@@ -155,24 +138,9 @@ pub async fn update(
     read_rest(&state, &caller, &mut input, &mut details).await?;
     input.finish()?;
     let customer = details.onto(customer);
-    state
-        .store
-        .upsert_customer(&customer)
-        .await
-        .map_err(write_error)?;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "customer.update",
-            entity_type: "customer",
-            entity_id: customer.id.to_string(),
-            old: json(&old),
-            new: json(&customer),
-        },
-    )
-    .await;
+    save(&state, &customer).await?;
+    let change = Change::updated("customer.update", "customer", customer.id, &old, &customer);
+    audit::record(&state, &caller, &req, change).await;
     Ok(HttpResponse::Ok().json(customer))
 }
 
@@ -185,30 +153,24 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let old = visible(&state, &caller, &id).await?;
     admin_only(&caller, "delete customers")?;
-    match state
+    let outcome = state
         .store
         .delete_customer(caller.company_id, old.id)
         .await
-        .map_err(store_error)?
-    {
-        Deleted::NotFound => return Err(ApiError::not_found("no such customer")),
-        Deleted::InUse => return Err(conflict("the customer has appointments")),
-        Deleted::Deleted => {}
-    }
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "customer.delete",
-            entity_type: "customer",
-            entity_id: old.id.to_string(),
-            old: json(&old),
-            new: None,
-        },
-    )
-    .await;
+        .map_err(store_error)?;
+    access::deleted(outcome, "no such customer", "the customer has appointments")?;
+    let change = Change::deleted("customer.delete", "customer", old.id, &old);
+    audit::record(&state, &caller, &req, change).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Stores `customer` (a duplicate number is 409).
+async fn save(state: &AppState, customer: &Customer) -> Result<(), ApiError> {
+    state
+        .store
+        .upsert_customer(customer)
+        .await
+        .map_err(write_error)
 }
 
 /// The fields of a customer that are read the same way on create and update.
@@ -264,14 +226,9 @@ async fn read_rest(
         ("name", &mut customer.name),
         ("external_ref", &mut customer.external_ref),
     ] {
+        // An over-long value is refused (422), so what it leaves in `target` is never stored.
         if input.has(field) {
-            let value: Option<String> = input.optional(field);
-            let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-            if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
-                input.problem(field, format!("must be at most {MAX_TEXT} characters"));
-            } else {
-                *target = value;
-            }
+            *target = input::optional_text(input, field, MAX_TEXT);
         }
     }
     input.patch("preferred_language", &mut customer.preferred_language);

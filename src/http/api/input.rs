@@ -156,6 +156,36 @@ pub fn text(input: &mut Input, field: &str, value: Option<String>, max: usize) -
     Some(value)
 }
 
+/// A required text field, read as [`text`] reads it.
+pub fn required_text(input: &mut Input, field: &str, max: usize) -> Option<String> {
+    let value = input.required::<String>(field);
+    text(input, field, value, max)
+}
+
+/// Overwrites `target` with the text field when the body names it (a PATCH of a required
+/// text: null, empty and over-long values are refused, not applied).
+pub fn patch_text(input: &mut Input, field: &str, target: &mut String, max: usize) {
+    if input.has(field) {
+        if let Some(value) = required_text(input, field, max) {
+            *target = value;
+        }
+    }
+}
+
+/// An optional text field, trimmed: absent, null and blank are all `None`; over-long values
+/// are refused.
+pub fn optional_text(input: &mut Input, field: &str, max: usize) -> Option<String> {
+    let value: Option<String> = input.optional(field);
+    let value = value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())?;
+    if value.chars().count() > max {
+        input.problem(field, format!("must be at most {max} characters"));
+        return None;
+    }
+    Some(value)
+}
+
 /// A page size from `limit` (1..=max, default `default`).
 pub fn limit(input: &mut Input, default: u32, max: u32) -> u32 {
     input

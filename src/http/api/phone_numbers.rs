@@ -5,13 +5,12 @@
 //! as `%2B`). Creating a number that any company already uses is 409 (numbers are global).
 //! A deleted number stops routing at once.
 
-use super::access::{self, admin_only, reload, write_error};
-use super::audit::{self, json, Change};
+use super::access::{self, admin_only, changed, created, write_through};
+use super::audit::Change;
 use super::auth::{store_error, Caller};
 use super::input::Input;
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use callflow_actors::domain::*;
 
@@ -108,28 +107,10 @@ pub async fn create(
     if taken {
         return Err(access::conflict("that number is already in use"));
     }
-    state
-        .store
-        .upsert_phone_number(&entry)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "phone_number.create",
-            entity_type: "phone_number",
-            entity_id: entry.number.to_string(),
-            old: None,
-            new: json(&entry),
-        },
-    )
-    .await;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/phone-numbers/{}", entry.number)))
-        .json(entry))
+    let change = Change::created("phone_number.create", "phone_number", &entry.number, &entry);
+    let write = state.store.upsert_phone_number(&entry);
+    write_through(&state, &caller, &req, write, change).await?;
+    Ok(created("/api/v1/phone-numbers", &entry.number, &entry))
 }
 
 /// `PATCH /api/v1/phone-numbers/{number}`: `branch_id`, `retell_agent_id`.
@@ -153,25 +134,15 @@ pub async fn update(
     )
     .await?;
     input.finish()?;
-    state
-        .store
-        .upsert_phone_number(&entry)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "phone_number.update",
-            entity_type: "phone_number",
-            entity_id: entry.number.to_string(),
-            old: json(&old),
-            new: json(&entry),
-        },
-    )
-    .await;
+    let change = Change::updated(
+        "phone_number.update",
+        "phone_number",
+        &entry.number,
+        &old,
+        &entry,
+    );
+    let write = state.store.upsert_phone_number(&entry);
+    write_through(&state, &caller, &req, write, change).await?;
     Ok(HttpResponse::Ok().json(entry))
 }
 
@@ -192,20 +163,8 @@ pub async fn delete(
     if !deleted {
         return Err(ApiError::not_found("no such phone number"));
     }
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "phone_number.delete",
-            entity_type: "phone_number",
-            entity_id: old.number.to_string(),
-            old: json(&old),
-            new: None,
-        },
-    )
-    .await;
+    let change = Change::deleted("phone_number.delete", "phone_number", &old.number, &old);
+    changed(&state, &caller, &req, change).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

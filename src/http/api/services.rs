@@ -4,13 +4,12 @@
 //! `DELETE` deactivates (`"active": false`): booked appointments keep referring to the
 //! service. Names are unique per company (409 on a duplicate).
 
-use super::access::{admin_only, reload, write_error};
-use super::audit::{self, json, Change};
+use super::access::{admin_only, created, write_through};
+use super::audit::Change;
 use super::auth::{store_error, Caller};
-use super::input::{text, Input};
+use super::input::{patch_text, required_text, Input};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use callflow_actors::domain::*;
 
@@ -63,8 +62,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller, "add services")?;
     let mut input = Input::from_body(&body)?;
-    let name = input.required::<String>("name");
-    let name = text(&mut input, "name", name, MAX_NAME);
+    let name = required_text(&mut input, "name", MAX_NAME);
     let duration = input.required::<u32>("duration_minutes");
     let mut service = Service {
         id: ServiceId::new(),
@@ -78,28 +76,10 @@ pub async fn create(
     };
     read_rest(&mut input, &mut service);
     input.finish()?;
-    state
-        .store
-        .upsert_service(&service)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "service.create",
-            entity_type: "service",
-            entity_id: service.id.to_string(),
-            old: None,
-            new: json(&service),
-        },
-    )
-    .await;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/services/{}", service.id)))
-        .json(service))
+    let change = Change::created("service.create", "service", service.id, &service);
+    let write = state.store.upsert_service(&service);
+    write_through(&state, &caller, &req, write, change).await?;
+    Ok(created("/api/v1/services", service.id, &service))
 }
 
 /// `PATCH /api/v1/services/{id}`
@@ -114,34 +94,13 @@ pub async fn update(
     admin_only(&caller, "change services")?;
     let mut input = Input::from_body(&body)?;
     let mut service = old.clone();
-    if input.has("name") {
-        let name = input.required::<String>("name");
-        if let Some(name) = text(&mut input, "name", name, MAX_NAME) {
-            service.name = name;
-        }
-    }
+    patch_text(&mut input, "name", &mut service.name, MAX_NAME);
     input.patch("duration_minutes", &mut service.duration_minutes);
     read_rest(&mut input, &mut service);
     input.finish()?;
-    state
-        .store
-        .upsert_service(&service)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "service.update",
-            entity_type: "service",
-            entity_id: service.id.to_string(),
-            old: json(&old),
-            new: json(&service),
-        },
-    )
-    .await;
+    let change = Change::updated("service.update", "service", service.id, &old, &service);
+    let write = state.store.upsert_service(&service);
+    write_through(&state, &caller, &req, write, change).await?;
     Ok(HttpResponse::Ok().json(service))
 }
 
@@ -158,25 +117,9 @@ pub async fn delete(
         active: false,
         ..old.clone()
     };
-    state
-        .store
-        .upsert_service(&service)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "service.deactivate",
-            entity_type: "service",
-            entity_id: service.id.to_string(),
-            old: json(&old),
-            new: json(&service),
-        },
-    )
-    .await;
+    let change = Change::updated("service.deactivate", "service", service.id, &old, &service);
+    let write = state.store.upsert_service(&service);
+    write_through(&state, &caller, &req, write, change).await?;
     Ok(HttpResponse::Ok().json(service))
 }
 

@@ -5,13 +5,12 @@
 //! the audit log keep referring to the person, and they can be reactivated. A deactivated
 //! member takes no new bookings or callbacks; their booked appointments stay.
 
-use super::access::{self, reload, write_error};
-use super::audit::{self, json, Change};
+use super::access::{self, created, write_through};
+use super::audit::Change;
 use super::auth::Caller;
-use super::input::{text, Input};
+use super::input::{patch_text, required_text, Input};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use callflow_actors::domain::*;
 use std::collections::BTreeMap;
@@ -81,11 +80,7 @@ pub async fn create(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.role == Role::Staff {
-        return Err(ApiError::forbidden(
-            "only admins and managers may add staff",
-        ));
-    }
+    access::admin_or_manager(&caller, "add staff")?;
     let mut input = Input::from_body(&body)?;
     let branch = if input.has("branch_id") || caller.role == Role::Admin {
         input.required::<String>("branch_id")
@@ -108,8 +103,7 @@ pub async fn create(
         }
         None => None,
     };
-    let name = input.required::<String>("name");
-    let name = text(&mut input, "name", name, MAX_NAME);
+    let name = required_text(&mut input, "name", MAX_NAME);
     let role = input.required::<StaffRole>("role");
     let mut member = Staff {
         id: StaffId::new(),
@@ -126,28 +120,10 @@ pub async fn create(
     };
     read_rest(&mut input, &mut member);
     input.finish()?;
-    state
-        .store
-        .upsert_staff(&member)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "staff.create",
-            entity_type: "staff",
-            entity_id: member.id.to_string(),
-            old: None,
-            new: json(&member),
-        },
-    )
-    .await;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/staff/{}", member.id)))
-        .json(member))
+    let change = Change::created("staff.create", "staff", member.id, &member);
+    let write = state.store.upsert_staff(&member);
+    write_through(&state, &caller, &req, write, change).await?;
+    Ok(created("/api/v1/staff", member.id, &member))
 }
 
 /// `PATCH /api/v1/staff/{id}`: changes the fields the body names; `branch_id` (moving someone)
@@ -179,34 +155,13 @@ pub async fn update(
             }
         }
     }
-    if input.has("name") {
-        let name = input.required::<String>("name");
-        if let Some(name) = text(&mut input, "name", name, MAX_NAME) {
-            member.name = name;
-        }
-    }
+    patch_text(&mut input, "name", &mut member.name, MAX_NAME);
     input.patch("role", &mut member.role);
     read_rest(&mut input, &mut member);
     input.finish()?;
-    state
-        .store
-        .upsert_staff(&member)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "staff.update",
-            entity_type: "staff",
-            entity_id: member.id.to_string(),
-            old: json(&old),
-            new: json(&member),
-        },
-    )
-    .await;
+    let change = Change::updated("staff.update", "staff", member.id, &old, &member);
+    let write = state.store.upsert_staff(&member);
+    write_through(&state, &caller, &req, write, change).await?;
     Ok(HttpResponse::Ok().json(member))
 }
 
@@ -223,25 +178,9 @@ pub async fn delete(
         active: false,
         ..old.clone()
     };
-    state
-        .store
-        .upsert_staff(&member)
-        .await
-        .map_err(write_error)?;
-    reload(&state, caller.company_id).await;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: "staff.deactivate",
-            entity_type: "staff",
-            entity_id: member.id.to_string(),
-            old: json(&old),
-            new: json(&member),
-        },
-    )
-    .await;
+    let change = Change::updated("staff.deactivate", "staff", member.id, &old, &member);
+    let write = state.store.upsert_staff(&member);
+    write_through(&state, &caller, &req, write, change).await?;
     Ok(HttpResponse::Ok().json(member))
 }
 

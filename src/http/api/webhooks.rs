@@ -20,16 +20,17 @@
 //! Every change is written to the audit log (`webhook.create`, `webhook.update`,
 //! `webhook.delete`, `webhook.redeliver`), without secrets.
 
+use super::access::created;
+use super::audit::{self, Change};
 use super::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::notify::outbox::{self, NewSubscription, OutboxError, Redelivered, SubscriptionPatch};
 use crate::notify::signature;
 use crate::notify::target::{parse_event_types, parse_target, Kind};
-use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use callflow_actors::domain::{AuditEntry, Role};
+use callflow_actors::domain::Role;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -64,42 +65,22 @@ fn outbox_error(error: OutboxError) -> ApiError {
     }
 }
 
-/// Appends an audit entry; a failure is logged, not answered (the change is already made).
-async fn audit(
+/// The caller's company's subscription named by the path; 404 when there is none (an id
+/// that does not parse names none).
+async fn find_subscription(
     state: &AppState,
     caller: &Caller,
-    req: &HttpRequest,
-    action: &str,
-    entity: (&str, Uuid),
-    old_value: Option<Value>,
-    new_value: Option<Value>,
-) {
-    let ip = if state.config.rate_limits.trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_owned)
-    } else {
-        req.peer_addr().map(|a| a.ip().to_string())
-    };
-    let entry = AuditEntry {
-        company_id: caller.company_id,
-        token_id: Some(caller.token_id),
-        action: action.to_owned(),
-        entity_type: entity.0.to_owned(),
-        entity_id: entity.1.to_string(),
-        old_value,
-        new_value,
-        ip,
-        at: Utc::now(),
-    };
-    if let Err(e) = state.store.append_audit(&entry).await {
-        tracing::error!(error = %e, action, entity_id = %entity.1, "cannot write an audit entry");
-    }
+    raw: &str,
+) -> Result<outbox::Subscription, ApiError> {
+    let id: Uuid = raw.parse().map_err(|_| no_subscription())?;
+    outbox::subscription_by_id(&state.notify.db, caller.company_id, id)
+        .await
+        .map_err(outbox_error)?
+        .ok_or_else(no_subscription)
 }
 
-fn json_of<T: Serialize>(value: &T) -> Option<Value> {
-    serde_json::to_value(value).ok()
-}
+/// The audit log's entity type of a subscription.
+const SUBSCRIPTION: &str = "webhook_subscription";
 
 fn no_subscription() -> ApiError {
     ApiError::not_found("no such webhook subscription")
@@ -293,23 +274,21 @@ pub async fn create(
     let subscription = outbox::insert_subscription(&state.notify.db, &new, Utc::now())
         .await
         .map_err(outbox_error)?;
-    let entity = ("webhook_subscription", subscription.id);
-    audit(
-        &state,
-        &caller,
-        &req,
+    let change = Change::created(
         "webhook.create",
-        entity,
-        None,
-        json_of(&subscription),
-    )
-    .await;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/webhooks/{}", subscription.id)))
-        .json(Created {
+        SUBSCRIPTION,
+        subscription.id,
+        &subscription,
+    );
+    audit::record(&state, &caller, &req, change).await;
+    Ok(created(
+        "/api/v1/webhooks",
+        subscription.id,
+        &Created {
             subscription: &subscription,
             secret: &new.secret,
-        }))
+        },
+    ))
 }
 
 #[derive(Serialize)]
@@ -340,12 +319,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller)?;
-    let id: Uuid = id.parse().map_err(|_| no_subscription())?;
-    let found = outbox::subscription_by_id(&state.notify.db, caller.company_id, id)
-        .await
-        .map_err(outbox_error)?
-        .ok_or_else(no_subscription)?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(HttpResponse::Ok().json(find_subscription(&state, &caller, &id).await?))
 }
 
 /// `PATCH /api/v1/webhooks/{id}`
@@ -357,12 +331,8 @@ pub async fn update(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller)?;
-    let id: Uuid = id.parse().map_err(|_| no_subscription())?;
-    let db = &state.notify.db;
-    let current = outbox::subscription_by_id(db, caller.company_id, id)
-        .await
-        .map_err(outbox_error)?
-        .ok_or_else(no_subscription)?;
+    let current = find_subscription(&state, &caller, &id).await?;
+    let id = current.id;
     let mut fields = Fields::new(
         object(body.into_inner())?,
         &[
@@ -402,21 +372,13 @@ pub async fn update(
     }
     patch.active = fields.flag("active");
     fields.finish()?;
+    let db = &state.notify.db;
     let updated = outbox::update_subscription(db, caller.company_id, id, &patch, Utc::now())
         .await
         .map_err(outbox_error)?
         .ok_or_else(no_subscription)?;
-    let (old, new) = (json_of(&current), json_of(&updated));
-    audit(
-        &state,
-        &caller,
-        &req,
-        "webhook.update",
-        ("webhook_subscription", id),
-        old,
-        new,
-    )
-    .await;
+    let change = Change::updated("webhook.update", SUBSCRIPTION, id, &current, &updated);
+    audit::record(&state, &caller, &req, change).await;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -428,30 +390,17 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&caller)?;
-    let id: Uuid = id.parse().map_err(|_| no_subscription())?;
-    let db = &state.notify.db;
-    let current = outbox::subscription_by_id(db, caller.company_id, id)
-        .await
-        .map_err(outbox_error)?;
-    if outbox::delete_subscription(db, caller.company_id, id)
+    let current = find_subscription(&state, &caller, &id).await?;
+    // Still 404 if it went between the read and the delete: someone else deleted it.
+    if !outbox::delete_subscription(&state.notify.db, caller.company_id, current.id)
         .await
         .map_err(outbox_error)?
     {
-        let old = current.as_ref().and_then(json_of);
-        audit(
-            &state,
-            &caller,
-            &req,
-            "webhook.delete",
-            ("webhook_subscription", id),
-            old,
-            None,
-        )
-        .await;
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(no_subscription())
+        return Err(no_subscription());
     }
+    let change = Change::deleted("webhook.delete", SUBSCRIPTION, current.id, &current);
+    audit::record(&state, &caller, &req, change).await;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Query of the delivery and log lists.
@@ -555,18 +504,11 @@ pub async fn redeliver(
     {
         Redelivered::Queued(delivery) => {
             state.notify.wake();
-            let new =
-                Some(serde_json::json!({"status": delivery.status, "attempts": delivery.attempts}));
-            audit(
-                &state,
-                &caller,
-                &req,
-                "webhook.redeliver",
-                ("webhook_delivery", id),
-                None,
-                new,
-            )
-            .await;
+            // The entry records what redelivering changed: the status and the fresh count.
+            let queued =
+                serde_json::json!({"status": delivery.status, "attempts": delivery.attempts});
+            let change = Change::created("webhook.redeliver", "webhook_delivery", id, &queued);
+            audit::record(&state, &caller, &req, change).await;
             Ok(HttpResponse::Ok().json(delivery))
         }
         Redelivered::AlreadyPending => Err(ApiError::new(
