@@ -176,6 +176,16 @@ impl Notifications {
     }
 }
 
+impl Drop for Notifications {
+    /// Dropped without [`Notifications::stop`] (a test, a failed start): the worker and its
+    /// thread stop at once. Attempts in flight are abandoned; their leases run out and a later
+    /// run delivers them.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.arbiter.stop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::Config;

@@ -93,7 +93,9 @@ pub async fn run(
             _ = wake.notified() => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
             _ = sleep => {}
-            _ = stop.changed() => {}
+            // A dropped sender (the application went away without `stop`) means stop too;
+            // otherwise `changed` would answer at once on every turn and spin the loop.
+            changed = stop.changed() => if changed.is_err() { break },
         }
     }
     while running.join_next().await.is_some() {}

@@ -145,6 +145,12 @@ impl Database {
     }
 }
 
+/// Whether Postgres chose this statement as a deadlock victim (40P01): it did nothing, and
+/// running it again gives the true answer.
+pub(crate) fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+}
+
 /// Maps a driver error to the engine's error: constraint violations become conflicts, lost
 /// connections "unavailable", everything else an opaque database error with its cause kept.
 pub(crate) fn map_sqlx_error(error: sqlx::Error) -> StoreError {

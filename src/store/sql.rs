@@ -14,7 +14,7 @@
 /// alongside (what makes "find the open callback, else insert" atomic).
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $begin_for_number:path) => {
-        use crate::store::map_sqlx_error;
+        use crate::store::{is_deadlock, map_sqlx_error};
         use async_trait::async_trait;
         use callflow_actors::admin_query::*;
         use callflow_actors::domain::*;
@@ -790,35 +790,44 @@ macro_rules! sql_store {
                 }
                 // One statement, so the overlap check and the insert are atomic on SQLite (a single
                 // writer); on Postgres the exclusion constraint also catches concurrent inserts.
-                let inserted = sqlx::query(
-                    "INSERT INTO appointments (id, company_id, branch_id, staff_id, customer_id, service_id,
-                         starts_at, ends_at, blocked_from, blocked_until, status, source_call_id,
-                         idempotency_key, assignment_reason, notes, created_at, updated_at)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
-                     WHERE NOT EXISTS (
-                         SELECT 1 FROM appointments
-                         WHERE staff_id = $4 AND status = 'booked'
-                           AND blocked_from < $10 AND blocked_until > $9)",
-                )
-                .bind(a.id.0)
-                .bind(a.company_id.0)
-                .bind(a.branch_id.0)
-                .bind(a.staff_id.0)
-                .bind(a.customer_id.0)
-                .bind(a.service_id.0)
-                .bind(a.starts_at)
-                .bind(a.ends_at)
-                .bind(a.blocked_from)
-                .bind(a.blocked_until)
-                .bind(a.status.as_str())
-                .bind(a.source_call_id.as_ref().map(|c| c.as_str()))
-                .bind(&a.idempotency_key)
-                .bind(&a.assignment_reason)
-                .bind(&a.notes)
-                .bind(a.created_at)
-                .execute(&self.pool)
-                .await
-                .map_err(map_sqlx_error);
+                // Concurrent inserts into one staff member's time can deadlock in Postgres's
+                // exclusion-constraint check (each waits for the other's uncommitted row); the
+                // victim's single statement did nothing, so it runs again (a few times at most).
+                let mut deadlocks = 0;
+                let inserted = loop {
+                    let result = sqlx::query(
+                        "INSERT INTO appointments (id, company_id, branch_id, staff_id, customer_id, service_id,
+                             starts_at, ends_at, blocked_from, blocked_until, status, source_call_id,
+                             idempotency_key, assignment_reason, notes, created_at, updated_at)
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+                         WHERE NOT EXISTS (
+                             SELECT 1 FROM appointments
+                             WHERE staff_id = $4 AND status = 'booked'
+                               AND blocked_from < $10 AND blocked_until > $9)",
+                    )
+                    .bind(a.id.0)
+                    .bind(a.company_id.0)
+                    .bind(a.branch_id.0)
+                    .bind(a.staff_id.0)
+                    .bind(a.customer_id.0)
+                    .bind(a.service_id.0)
+                    .bind(a.starts_at)
+                    .bind(a.ends_at)
+                    .bind(a.blocked_from)
+                    .bind(a.blocked_until)
+                    .bind(a.status.as_str())
+                    .bind(a.source_call_id.as_ref().map(|c| c.as_str()))
+                    .bind(&a.idempotency_key)
+                    .bind(&a.assignment_reason)
+                    .bind(&a.notes)
+                    .bind(a.created_at)
+                    .execute(&self.pool)
+                    .await;
+                    match result {
+                        Err(e) if is_deadlock(&e) && deadlocks < 3 => deadlocks += 1,
+                        other => break other.map_err(map_sqlx_error),
+                    }
+                };
                 match inserted {
                     Ok(done) if done.rows_affected() == 1 => Ok(a.clone()),
                     Ok(_) => Err(StoreError::Conflict(
