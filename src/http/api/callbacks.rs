@@ -425,10 +425,9 @@ pub async fn act(
     let expected = expected_version(&req, body.version)?;
     let action = action_from(&state, &caller, &action_name, &body).await?;
     let now = Utc::now();
-    let before = before_change(&state, &caller, &id).await;
-    let changed = apply(&state, &caller, &id, &action, expected, now).await?;
-    audit_step(&state, &caller, &req, &action, before, &changed).await;
-    Ok(HttpResponse::Ok().json(changed))
+    let Step { before, after } = apply(&state, &caller, &id, &action, expected, now).await?;
+    audit_step(&state, &caller, &req, &action, &before, &after).await;
+    Ok(HttpResponse::Ok().json(after))
 }
 
 /// `POST /api/v1/callbacks/bulk`: `{"action": "assign"|"complete"|"cancel", "ids": [...],
@@ -473,10 +472,12 @@ pub async fn bulk(
     let now = Utc::now();
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
-        let before = before_change(&state, &caller, &id).await;
         let result = match apply(&state, &caller, &id, &action, None, now).await {
-            Ok(changed) => {
-                audit_step(&state, &caller, &req, &action, before, &changed).await;
+            Ok(Step {
+                before,
+                after: changed,
+            }) => {
+                audit_step(&state, &caller, &req, &action, &before, &changed).await;
                 serde_json::json!({
                 "id": id,
                 "ok": true,
@@ -496,42 +497,18 @@ pub async fn bulk(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
 }
 
-/// The callback `id` as the caller sees it before a lifecycle step, for the audit log's old
-/// value (`None` when it cannot be read; `apply` then answers why).
-async fn before_change(state: &AppState, caller: &Caller, id: &str) -> Option<CallbackRequest> {
-    let id: CallbackId = id.trim().parse().ok()?;
-    state
-        .store
-        .callback(caller.company_id, id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|c| caller.may_see(c))
-}
-
 /// Records a lifecycle step (`callback.assign`, …) in the audit log.
 async fn audit_step(
     state: &AppState,
     caller: &Caller,
     req: &HttpRequest,
     action: &Requested,
-    before: Option<CallbackRequest>,
+    before: &CallbackRequest,
     after: &CallbackRequest,
 ) {
     let name = format!("callback.{}", action.name());
-    audit::record(
-        state,
-        caller,
-        req,
-        Change {
-            action: &name,
-            entity_type: "callback",
-            entity_id: after.id.to_string(),
-            old: before.as_ref().and_then(json),
-            new: json(after),
-        },
-    )
-    .await;
+    let change = Change::updated(&name, "callback", after.id, before, after);
+    audit::record(state, caller, req, change).await;
 }
 
 /// Assigning and cancelling are for managers and admins: staff take what they are given and
@@ -735,6 +712,12 @@ async fn staff_member(
     Ok(None)
 }
 
+/// A lifecycle step that was written: the callback it replaced and the one stored.
+struct Step {
+    before: CallbackRequest,
+    after: CallbackRequest,
+}
+
 /// Loads the callback the caller may see, applies `action` and writes it back if it still has
 /// the expected version (or the version just read, without one).
 async fn apply(
@@ -744,7 +727,7 @@ async fn apply(
     requested: &Requested,
     expected: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<CallbackRequest, Refusal> {
+) -> Result<Step, Refusal> {
     let id: CallbackId = id.trim().parse().map_err(|_| Refusal::NotFound)?;
     let current = state
         .store
@@ -801,7 +784,10 @@ async fn apply(
         "callback changed"
     );
     publish_change(state, &current, &changed, action, auto_reason, now).await;
-    Ok(changed)
+    Ok(Step {
+        before: current,
+        after: changed,
+    })
 }
 
 /// The domain action for `requested` on `current`, and the automatic pick's reason when the
