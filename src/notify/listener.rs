@@ -159,8 +159,14 @@ fn id_field(data: &Value, key: &str) -> Option<uuid::Uuid> {
 }
 
 /// The e-mail addresses of a built-in alert, without duplicates: the assignee for "SLA
-/// approaching", the active managers among `staff` for "breached" and "escalated".
+/// approaching", the active managers among `staff` for "escalated" and for a "breached" at the
+/// highest level (`"final": true`). Below it a breach always comes with an escalation, whose
+/// mail says where the callback went: one mail per breach, not two.
 pub fn alert_recipients(t: EventType, data: &Value, staff: &[Staff]) -> Vec<String> {
+    let final_breach = data.get("final").and_then(Value::as_bool) == Some(true);
+    if t == EventType::CallbackSlaBreached && !final_breach {
+        return Vec::new();
+    }
     let with_email = |s: &Staff| {
         s.active
             .then(|| {
@@ -236,12 +242,28 @@ mod tests {
             member(StaffRole::Manager, Some("gone@example.com"), false),
             member(StaffRole::Reception, Some("anna@example.com"), true),
         ];
-        for t in [EventType::CallbackSlaBreached, EventType::CallbackEscalated] {
-            assert_eq!(
-                alert_recipients(t, &json!({}), &staff),
-                vec!["boss@example.com".to_owned()]
-            );
-        }
+        let want = vec!["boss@example.com".to_owned()];
+        assert_eq!(
+            alert_recipients(EventType::CallbackEscalated, &json!({}), &staff),
+            want
+        );
+        assert_eq!(
+            alert_recipients(
+                EventType::CallbackSlaBreached,
+                &json!({"final": true}),
+                &staff
+            ),
+            want
+        );
+        assert!(
+            alert_recipients(
+                EventType::CallbackSlaBreached,
+                &json!({"final": false}),
+                &staff
+            )
+            .is_empty(),
+            "an escalation follows and mails them"
+        );
         assert!(alert_recipients(EventType::CallEnded, &json!({}), &staff).is_empty());
     }
 }

@@ -767,6 +767,8 @@ async fn e_mail_goes_to_subscribers_assignees_and_managers(db: TestDb) {
     let mut data = callback_data();
     data["callback"]["assigned_staff_id"] = json!(assignee.id);
     data["callback"]["branch_id"] = json!(branch.id);
+    // At the highest escalation level a breach mails the managers itself.
+    data["final"] = json!(true);
     server
         .publish(EventType::CallbackSlaApproaching, company.id, data.clone())
         .await;
