@@ -189,15 +189,7 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
     let app = Application::build(test_config(&db.url, overrides))
         .await
         .expect("server starts");
-    let address = format!("http://{}", app.address());
-    let database = app.database();
-    actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        database,
-        client: awc::Client::default(),
-        _db: db,
-    }
+    serve(app, db)
 }
 
 /// Starts a server on the given database whose SLA monitor reads `clock`; also returns the
@@ -210,17 +202,8 @@ pub async fn spawn_app_with_clock(
     let app = Application::build_with_clock(test_config(&db.url, overrides), clock)
         .await
         .expect("server starts");
-    let address = format!("http://{}", app.address());
-    let database = app.database();
     let (events, sla) = (app.events(), app.sla());
-    actix_web::rt::spawn(app.run_until_stopped());
-    let app = TestApp {
-        address,
-        database,
-        client: awc::Client::default(),
-        _db: db,
-    };
-    (app, events, sla)
+    (serve(app, db), events, sla)
 }
 
 /// Starts a server on the given database and also returns its engine, for tests that look at
@@ -230,16 +213,20 @@ pub async fn spawn_app_with_engine(db: TestDb) -> (TestApp, callflow_actors::Eng
         .await
         .expect("server starts");
     let engine = app.engine();
+    (serve(app, db), engine)
+}
+
+/// Runs a built application in the background and wraps it for requests.
+fn serve(app: Application, db: TestDb) -> TestApp {
     let address = format!("http://{}", app.address());
     let database = app.database();
     actix_web::rt::spawn(app.run_until_stopped());
-    let app = TestApp {
+    TestApp {
         address,
         database,
         client: awc::Client::default(),
         _db: db,
-    };
-    (app, engine)
+    }
 }
 
 /// A response's status, headers and body.
