@@ -9,6 +9,7 @@
 pub mod admin_query;
 pub mod branch;
 pub mod call;
+pub mod clock;
 pub mod domain;
 pub mod engine;
 pub mod memory_store;
