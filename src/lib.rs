@@ -1,8 +1,7 @@
 //! callflow: the server around the engine. Configuration, the SQL store, HTTP (Retell webhooks,
 //! health, metrics), start-up and shutdown.
 
-pub mod assignment;
-pub mod callbacks;
+pub mod app;
 pub mod cluster;
 pub mod config;
 pub mod events;

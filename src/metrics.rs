@@ -64,7 +64,7 @@ impl Metrics {
         process.describe();
         describe();
         callflow_actors::metrics::describe();
-        crate::sla::metrics::describe();
+        crate::app::callbacks::metrics::describe();
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         let metrics = Metrics {
             handle,

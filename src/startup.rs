@@ -12,10 +12,10 @@ use crate::events::Events;
 use crate::http::{self, AppState, Readiness};
 use crate::metrics::Metrics;
 use crate::seed;
-use crate::sla::{Clock, SlaDeps, SlaHandle, SystemClock};
+use crate::sla::{Clock, SlaHandle, SystemClock};
 use crate::store::{Database, DatabaseError};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, HttpServer};
 use callflow_actors::{Engine, Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -71,8 +71,8 @@ impl Application {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    /// [`Application::build`] with the SLA monitor reading `clock` (tests pass a
-    /// [`crate::sla::ManualClock`] and fire what is due through [`Application::sla`]).
+    /// [`Application::build`] with the use cases and the SLA monitor reading `clock` (tests
+    /// pass a [`crate::sla::ManualClock`] and fire what is due through [`Application::sla`]).
     pub async fn build_with_clock(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -92,20 +92,19 @@ impl Application {
         let engine = Engine::start(store.clone(), config.engine_settings()).await?;
         let redis = RedisHolds::connect(&config.redis).await?;
         let events = Events::new();
-        // The SLA monitor rebuilds its timers from the database before it takes any news,
-        // and hears of every later change through the events.
-        let sla = SlaHandle::start(
-            SlaDeps {
-                store: store.clone(),
-                engine: Some(engine.clone()),
-                events: events.clone(),
-                policy: config.callback_policy(),
-                rules: config.sla_rules(),
-                assignment: config.assignment_rules(),
-            },
-            clock,
+        let app = crate::app::App::new(
+            store.clone(),
+            engine.clone(),
+            events.clone(),
+            clock.clone(),
+            crate::app::Settings::from_config(&config),
         );
+        // The SLA monitor rebuilds its timers from the database before it takes any news,
+        // and hears of every later change through the events (and of merges, which publish
+        // none, from the callback use cases directly).
+        let sla = SlaHandle::start(app.callbacks.clone(), clock);
         events.subscribe(sla.listener());
+        app.callbacks.set_watch(Arc::new(sla.clone()));
         // The outbox listener subscribes here; the worker delivers what earlier runs left due.
         let notifications =
             crate::notify::Notifications::start(&config, database.clone(), store.clone(), &events)?;
@@ -124,6 +123,7 @@ impl Application {
         let readiness = Readiness::default();
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
+            app: app.clone(),
             store: store.clone(),
             engine: engine.clone(),
             redis,
@@ -132,19 +132,18 @@ impl Application {
             rate_limits: http::rate_limit::RateLimits::new(&config.rate_limits),
             config: config.clone(),
             events: events.clone(),
-            sla: sla.clone(),
             notify: notifications.handle(),
         });
         // Follow-ups of events accepted before a stop (or whose follow-up failed) run now,
         // before new events arrive; a failure here is logged and does not stop the start.
-        match crate::retell::events::replay_unprocessed(&state).await {
+        match app.calls.replay_unprocessed().await {
             Ok(replayed) => tracing::info!(replayed, "replayed unprocessed Retell events"),
             Err(e) => {
                 tracing::error!(error = %e, "could not replay unprocessed Retell events");
             }
         }
         let mut server = HttpServer::new(move || {
-            App::new().configure(|cfg| http::configure(cfg, state.clone()))
+            actix_web::App::new().configure(|cfg| http::configure(cfg, state.clone()))
         })
         // We handle SIGINT ourselves: actix treats it as a forced stop, we want it graceful.
         .disable_signals()

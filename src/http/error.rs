@@ -168,17 +168,4 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Displays an error with all its causes on one line: `outer: inner: root`.
-pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
-}
+pub use crate::telemetry::ErrorChain;

@@ -5,6 +5,7 @@ pub mod error;
 mod health;
 pub mod middleware;
 pub mod rate_limit;
+pub mod retell;
 
 use crate::cluster::RedisHolds;
 use crate::config::Config;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 
 /// State shared by every handler.
 pub struct AppState {
+    /// The use cases: what every handler calls to change anything.
+    pub app: crate::app::App,
     /// The database, through the engine's trait.
     pub store: Arc<dyn Store>,
     /// The engine: routing, slots, holds, bookings.
@@ -33,8 +36,6 @@ pub struct AppState {
     pub rate_limits: rate_limit::RateLimits,
     /// Domain events: publish after a change is durable.
     pub events: crate::events::Events,
-    /// The SLA monitor (told directly about changes that publish no event).
-    pub sla: crate::sla::SlaHandle,
     /// Notification subscriptions, outbox and log (the admin API's webhooks endpoints).
     pub notify: crate::notify::NotifyHandle,
 }
@@ -75,7 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                         cfg.route("/bench/static", web::get().to(health::bench_static));
                     }
                 })
-                .configure(crate::retell::configure)
+                .configure(retell::configure)
                 // The per-IP limit covers only the admin API; Retell requests are signed.
                 .service(api::scope().wrap(from_fn(rate_limit::per_ip)))
                 .default_service(web::to(health::not_found)),

@@ -18,7 +18,6 @@ pub mod backoff;
 pub mod listener;
 pub mod message;
 pub mod outbox;
-pub mod publish;
 pub mod send;
 pub mod signature;
 pub mod target;

@@ -14,6 +14,62 @@ pub struct EventHead {
     pub event: String,
 }
 
+/// The webhook events Retell sends, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookEvent {
+    /// `call_inbound`: answered with the branch's details.
+    CallInbound,
+    /// `call_started`.
+    CallStarted,
+    /// `call_ended`.
+    CallEnded,
+    /// `call_analyzed`.
+    CallAnalyzed,
+    /// `transcript_updated`: never deduplicated, each supersedes the last.
+    TranscriptUpdated,
+    /// `transfer_started`, `transfer_bridged`, `transfer_cancelled`, `transfer_ended`, …
+    Transfer,
+    /// Anything else: accepted and ignored (Retell adds events).
+    Unknown,
+}
+
+impl WebhookEvent {
+    /// The event a name stands for.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "call_inbound" => Self::CallInbound,
+            "call_started" => Self::CallStarted,
+            "call_ended" => Self::CallEnded,
+            "call_analyzed" => Self::CallAnalyzed,
+            "transcript_updated" => Self::TranscriptUpdated,
+            name if name.starts_with("transfer_") => Self::Transfer,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Whether it happens once per call, so a redelivery is recognised by event name + call id.
+    pub fn is_lifecycle(self) -> bool {
+        matches!(
+            self,
+            Self::CallStarted | Self::CallEnded | Self::CallAnalyzed | Self::Transfer
+        )
+    }
+
+    /// The name as a metric label: made-up names all count as `other`, so they cannot grow
+    /// the label set.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CallInbound => "call_inbound",
+            Self::CallStarted => "call_started",
+            Self::CallEnded => "call_ended",
+            Self::CallAnalyzed => "call_analyzed",
+            Self::TranscriptUpdated => "transcript_updated",
+            Self::Transfer => "transfer",
+            Self::Unknown => "other",
+        }
+    }
+}
+
 /// The `call_inbound` webhook.
 #[derive(Debug, Deserialize)]
 pub struct InboundEnvelope {
@@ -283,6 +339,22 @@ mod lenient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_names_read_as_their_kind_and_unknown_ones_as_unknown() {
+        assert_eq!(WebhookEvent::parse("call_ended"), WebhookEvent::CallEnded);
+        assert_eq!(
+            WebhookEvent::parse("transfer_bridged"),
+            WebhookEvent::Transfer
+        );
+        assert_eq!(
+            WebhookEvent::parse("call_teleported"),
+            WebhookEvent::Unknown
+        );
+        assert!(WebhookEvent::Transfer.is_lifecycle());
+        assert!(!WebhookEvent::TranscriptUpdated.is_lifecycle());
+        assert_eq!(WebhookEvent::parse("made_up").label(), "other");
+    }
     use serde_json::json;
 
     #[test]

@@ -2,7 +2,7 @@
 //! Retell does, posts it to the right endpoint and prints the answer.
 
 use super::signature;
-use super::verified::SIGNATURE_HEADER;
+use super::signature::SIGNATURE_HEADER;
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::Path;

@@ -12,6 +12,9 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// Header Retell signs every request with.
+pub const SIGNATURE_HEADER: &str = "x-retell-signature";
+
 /// Header Retell sends: `X-Retell-Signature: v=<unix ms>,d=<64 hex>`.
 ///
 /// Lower-case, because HTTP header names are case-insensitive and actix looks them up this way.

@@ -7,12 +7,13 @@
 //! once. Afterwards it learns of every change from the domain events ([`SlaListener`]) and
 //! never scans the table again.
 //!
-//! Reached points are handled off the mailbox's critical path (see [`super::handling`]): the
-//! actor pops them, hands them to a spawned future and takes the results back as news.
+//! Reached points are handled off the mailbox's critical path by the callback use cases
+//! ([`Callbacks::handle_firing`]): the actor pops them, hands them to a spawned future and takes
+//! the results back as news.
 
 use super::clock::Clock;
-use super::handling::{handle, Handled, SlaDeps};
-use super::metrics as m;
+use crate::app::callbacks::{metrics as m, CallbackWatch, Handled};
+use crate::app::Callbacks;
 use crate::events::{DomainEvent, EventListener, EventType};
 use actix::prelude::*;
 use async_trait::async_trait;
@@ -30,7 +31,7 @@ const RETRY_AFTER_SECS: i64 = 30;
 /// The actor.
 pub struct SlaMonitor {
     schedule: SlaSchedule,
-    deps: Arc<SlaDeps>,
+    callbacks: Callbacks,
     clock: Arc<dyn Clock>,
     timer: Option<(DateTime<Utc>, SpawnHandle)>,
     /// Points the timer popped that wait for the batch being handled.
@@ -40,10 +41,11 @@ pub struct SlaMonitor {
 }
 
 impl SlaMonitor {
-    fn new(deps: SlaDeps, clock: Arc<dyn Clock>) -> Self {
+    fn new(callbacks: Callbacks, clock: Arc<dyn Clock>) -> Self {
+        let settings = callbacks.settings();
         Self {
-            schedule: SlaSchedule::new(deps.rules, deps.policy.clone()),
-            deps: Arc::new(deps),
+            schedule: SlaSchedule::new(settings.sla, settings.callbacks.clone()),
+            callbacks,
             clock,
             timer: None,
             queue: Vec::new(),
@@ -125,12 +127,12 @@ impl SlaMonitor {
         &mut self,
         firings: Vec<Firing>,
     ) -> impl ActorFuture<Self, Output = usize> + 'static {
-        let deps = self.deps.clone();
+        let callbacks = self.callbacks.clone();
         let clock = self.clock.clone();
         async move {
             let mut outcomes = Vec::with_capacity(firings.len());
             for firing in firings {
-                let handled = handle(&deps, &firing, clock.now()).await;
+                let handled = callbacks.handle_firing(&firing, clock.now()).await;
                 outcomes.push((firing, handled));
             }
             outcomes
@@ -164,13 +166,13 @@ impl Actor for SlaMonitor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // News does not count until the schedule is rebuilt: `wait` holds the mailbox.
-        let store = self.deps.store.clone();
+        let callbacks = self.callbacks.clone();
         ctx.wait(
             async move {
                 let mut all: Vec<Watch> = Vec::new();
                 let mut after = None;
                 loop {
-                    let page = match store.watched_callbacks(after, REBUILD_PAGE).await {
+                    let page = match callbacks.watched_page(after, REBUILD_PAGE).await {
                         Ok(page) => page,
                         Err(e) => return Err(e),
                     };
@@ -272,9 +274,9 @@ pub struct SlaHandle {
 
 impl SlaHandle {
     /// Starts the monitor on the current arbiter; it rebuilds from the store first.
-    pub fn start(deps: SlaDeps, clock: Arc<dyn Clock>) -> Self {
+    pub fn start(callbacks: Callbacks, clock: Arc<dyn Clock>) -> Self {
         Self {
-            addr: SlaMonitor::new(deps, clock).start(),
+            addr: SlaMonitor::new(callbacks, clock).start(),
         }
     }
 
@@ -299,6 +301,12 @@ impl SlaHandle {
         Arc::new(SlaListener {
             addr: self.addr.clone(),
         })
+    }
+}
+
+impl CallbackWatch for SlaHandle {
+    fn changed(&self, callback: &CallbackRequest) {
+        SlaHandle::changed(self, callback);
     }
 }
 

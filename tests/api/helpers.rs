@@ -33,6 +33,26 @@ pub fn skip(service: &str, why: impl std::fmt::Display) {
     );
 }
 
+/// Longest a test waits for something that happens after an answer (a follow-up, a delivery).
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Polls `check` every 10 ms until it is true; panics naming `what` after [`PATIENCE`]. The one
+/// way tests wait for work done after an answer: bounded, and never a fixed sleep.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "timed out waiting until {what}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Server-level URL used to create and drop per-test databases.
 pub fn postgres_admin_url() -> String {
     std::env::var("CALLFLOW_TEST_POSTGRES_URL")

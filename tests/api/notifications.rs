@@ -2,7 +2,7 @@
 //! server, deliveries to a local receiver (an actix server on a free port) and to a local SMTP
 //! sink. Waits poll the receiver or the API in a bounded loop; nothing sleeps to synchronise.
 
-use crate::helpers::{on_both_backends, test_config, TestDb};
+use crate::helpers::{on_both_backends, test_config, wait_until, TestDb};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use awc::http::Method;
@@ -12,14 +12,13 @@ use callflow::seed::COMPANY_SLUG;
 use callflow::startup::Application;
 use callflow::store::Database;
 use callflow_actors::domain::*;
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::future::Future;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Quick retries, so tests see several attempts in well under a second.
@@ -30,25 +29,6 @@ const FAST_RETRIES: &[(&str, &str)] = &[
     ("CALLFLOW_NOTIFICATIONS__REQUEST_TIMEOUT_SECS", "5"),
     ("CALLFLOW_NOTIFICATIONS__POLL_INTERVAL_MS", "50"),
 ];
-
-/// Longest a test waits for something to happen.
-const PATIENCE: Duration = Duration::from_secs(15);
-
-/// Polls `check` until it is true; panics after [`PATIENCE`].
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "timed out waiting until {what}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The receiver: records every request, fails the first N with a chosen status.
@@ -976,6 +956,126 @@ async fn retell_calls_and_bookings_are_published(db: TestDb) {
     server.stop().await;
 }
 
+/// The admin API's bookings, moves and cancellations publish the same events as the voice
+/// agent's, with the same payload fields (names and the customer's number next to the ids).
+async fn admin_api_appointment_changes_reach_webhook_subscribers(db: TestDb) {
+    let receiver = Receiver::start().await;
+    let server = Server::start(&db, FAST_RETRIES).await;
+    let token = server.admin_token(COMPANY_SLUG).await;
+    server
+        .subscribe(
+            &token,
+            json!({"kind": "webhook", "target": receiver.url,
+                   "event_types": ["AppointmentBooked", "AppointmentCancelled",
+                                   "AppointmentRescheduled"]}),
+        )
+        .await;
+    let (status, branches) = server
+        .call(Method::GET, "/api/v1/branches", &token, None)
+        .await;
+    assert_eq!(status, 200, "{branches}");
+    let berlin = branches["branches"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|b| b["slug"] == "praxis-mueller-berlin")
+        .expect("the demo's Berlin branch")
+        .clone();
+    let (status, services) = server
+        .call(Method::GET, "/api/v1/services", &token, None)
+        .await;
+    assert_eq!(status, 200, "{services}");
+    let cleaning = services["services"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|s| s["name"] == "Professionelle Zahnreinigung")
+        .expect("the demo's cleaning")
+        .clone();
+    let (status, customer) = server
+        .call(
+            Method::POST,
+            "/api/v1/customers",
+            &token,
+            Some(json!({"phone": "+491715550199", "name": "Greta Admin"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{customer}");
+    let at = |hour: u32| {
+        let day = next_working_tuesday();
+        chrono_tz::Europe::Berlin
+            .from_local_datetime(&day.and_hms_opt(hour, 0, 0).expect("a time"))
+            .single()
+            .expect("unambiguous")
+            .to_rfc3339()
+    };
+    let (status, booked) = server
+        .call(
+            Method::POST,
+            "/api/v1/appointments",
+            &token,
+            Some(
+                json!({"branch_id": berlin["id"], "service_id": cleaning["id"],
+                        "customer_id": customer["id"], "start": at(10)}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let event = receiver.wait_for(1).await.remove(0).json();
+    assert_eq!(event["type"], "AppointmentBooked");
+    assert_eq!(event["data"]["appointment"]["id"], booked["id"]);
+    assert_eq!(
+        event["data"]["service_name"],
+        "Professionelle Zahnreinigung"
+    );
+    assert_eq!(event["data"]["branch_name"], berlin["name"]);
+    assert_eq!(event["data"]["customer_name"], "Greta Admin");
+    assert_eq!(event["data"]["customer_phone"], "+491715550199");
+    assert!(event["data"]["staff_name"].is_string(), "{event}");
+
+    let (status, moved) = server
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/appointments/{}/reschedule",
+                booked["id"].as_str().expect("id")
+            ),
+            &token,
+            Some(json!({"start": at(14)})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    let event = receiver.wait_for(2).await.remove(1).json();
+    assert_eq!(
+        event["type"], "AppointmentRescheduled",
+        "one event, not booked + cancelled"
+    );
+    assert_eq!(event["data"]["appointment"]["id"], moved["id"]);
+    assert_eq!(event["data"]["old"]["appointment_id"], booked["id"]);
+    assert_eq!(event["data"]["old"]["starts_at"], booked["starts_at"]);
+    assert_eq!(event["data"]["new"]["starts_at"], moved["starts_at"]);
+    assert_eq!(event["data"]["customer_phone"], "+491715550199");
+
+    let (status, cancelled) = server
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/appointments/{}/cancel",
+                moved["id"].as_str().expect("id")
+            ),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    let event = receiver.wait_for(3).await.remove(2).json();
+    assert_eq!(event["type"], "AppointmentCancelled");
+    assert_eq!(event["data"]["appointment"]["id"], moved["id"]);
+    assert_eq!(event["data"]["appointment"]["status"], "cancelled");
+    assert_eq!(event["data"]["customer_name"], "Greta Admin");
+    server.stop().await;
+}
+
 async fn two_nodes_never_send_the_same_delivery_twice(db: TestDb) {
     let receiver = Receiver::start().await;
     let first = Server::start(&db, FAST_RETRIES).await;
@@ -1123,6 +1223,7 @@ on_both_backends!(
     e_mail_goes_to_subscribers_assignees_and_managers,
     a_410_gone_switches_the_subscription_off,
     retell_calls_and_bookings_are_published,
+    admin_api_appointment_changes_reach_webhook_subscribers,
     two_nodes_never_send_the_same_delivery_twice,
     an_expired_lease_is_taken_over_and_the_late_outcome_ignored,
 );

@@ -1,6 +1,6 @@
 //! Cross-node holds on a real Redis, and readiness with Redis configured.
 
-use crate::helpers::{redis_url, skip, spawn_app_on, TestDb};
+use crate::helpers::{redis_url, skip, spawn_app_on, wait_until, TestDb};
 use callflow::cluster::RedisHolds;
 use callflow::config::Config;
 use std::time::Duration;
@@ -98,15 +98,10 @@ async fn a_hold_whose_owner_vanished_expires_by_itself() {
         .await
         .expect("redis"));
     // Redis expires the key on its own clock; wait for it rather than asserting a time.
-    let mut expired = false;
-    for _ in 0..100 {
-        if holds.holder("slot").await.expect("redis").is_none() {
-            expired = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(expired, "the hold expired");
+    wait_until("the hold expired", || async {
+        holds.holder("slot").await.expect("redis").is_none()
+    })
+    .await;
     assert!(holds
         .try_hold("slot", "another-node", Duration::from_secs(5))
         .await

@@ -3,7 +3,9 @@
 //! SQLite and Postgres.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{skip, spawn_app, spawn_app_on, Answer, TestApp, TestDb, REQUIRE_SERVICES};
+use crate::helpers::{
+    skip, spawn_app, spawn_app_on, wait_until, Answer, TestApp, TestDb, REQUIRE_SERVICES,
+};
 use callflow::retell::signature;
 use callflow_actors::domain::{CallEvent, CallId, CallStatus};
 use callflow_actors::Recorded;
@@ -109,8 +111,8 @@ fn assert_missed_booking_callback(
 }
 
 /// Waits until every accepted call event has been followed up (marked processed).
-async fn all_events_processed(store: &std::sync::Arc<dyn callflow_actors::Store>) -> bool {
-    eventually(|| {
+async fn all_events_processed(store: &std::sync::Arc<dyn callflow_actors::Store>) {
+    wait_until("every accepted call event is followed up", || {
         let store = store.clone();
         async move {
             store
@@ -135,16 +137,6 @@ async fn demo_callbacks(
         .list_callbacks(company.id)
         .await
         .expect("store answers")
-}
-
-async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[actix_web::test]
@@ -601,14 +593,13 @@ async fn demo_call(app: &TestApp) {
         "redelivery"
     );
     let call_id = CallId::parse(SAMPLE_CALL_ID).expect("valid");
-    let stored = eventually(|| {
+    wait_until("the ended call is logged with its transcript", || {
         let (store, call_id) = (store.clone(), call_id.clone());
         async move {
             matches!(store.call(&call_id).await, Ok(Some(c)) if c.status == CallStatus::Ended && c.transcript.is_some())
         }
     })
     .await;
-    assert!(stored, "the ended call is logged with its transcript");
     // A transcript update delivered late does not replace the final transcript.
     let late = json!({"event": "transcript_updated", "call": {"call_id": SAMPLE_CALL_ID, "transcript": "User: Hallo"}});
     assert_eq!(
@@ -632,15 +623,14 @@ async fn demo_call(app: &TestApp) {
         .retell("/retell/webhook", analyzed.to_string().as_bytes())
         .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
-    let analysed = eventually(|| {
+    wait_until("the analysis is stored", || {
         let (store, call_id) = (store.clone(), call_id.clone());
         async move {
             matches!(store.call(&call_id).await, Ok(Some(c)) if c.status == CallStatus::Analyzed && c.successful == Some(true))
         }
     })
     .await;
-    assert!(analysed, "the analysis is stored");
-    assert!(all_events_processed(&store).await, "every follow-up ran");
+    all_events_processed(&store).await;
     // The call log is written in order, so once the analysis is stored the late update is too.
     let call = store
         .call(&call_id)
@@ -678,12 +668,11 @@ async fn a_call_that_wanted_a_booking_and_got_none_becomes_a_callback() {
         .retell("/retell/webhook", ended.to_string().as_bytes())
         .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
-    let opened = eventually(|| {
+    wait_until("a callback is opened", || {
         let store = store.clone();
         async move { demo_callbacks(&*store).await.len() == 1 }
     })
     .await;
-    assert!(opened, "a callback is opened");
     let callbacks = demo_callbacks(&*store).await;
     let callback = &callbacks[0];
     assert_missed_booking_callback(callback, call_id);
@@ -808,10 +797,7 @@ async fn a_call_that_booked_needs_no_callback_whatever_order_its_events_arrive_i
         204
     );
     let id = CallId::parse(call_id).expect("valid");
-    assert!(
-        all_events_processed(&store).await,
-        "both events followed up"
-    );
+    all_events_processed(&store).await;
     let call = store.call(&id).await.expect("store answers").expect("call");
     assert_eq!(call.status, CallStatus::Analyzed);
     let callbacks = demo_callbacks(&*store).await;
@@ -914,7 +900,7 @@ async fn an_unprocessed_event_is_replayed_at_start(db: TestDb) {
         .retell("/retell/webhook", event.payload.to_string().as_bytes())
         .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
-    assert!(all_events_processed(&store).await);
+    all_events_processed(&store).await;
     assert_eq!(demo_callbacks(&*store).await.len(), 1);
 }
 
@@ -935,8 +921,7 @@ async fn a_followed_up_event_is_marked_processed() {
         .retell("/retell/webhook", started.to_string().as_bytes())
         .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
-    let marked = all_events_processed(&store).await;
-    assert!(marked, "the event is marked processed after its follow-up");
+    all_events_processed(&store).await;
 }
 
 /// "Move my appointment to 14:00": the caller's only upcoming appointment moves; the new time
@@ -984,4 +969,155 @@ async fn a_caller_moves_their_appointment_without_knowing_its_id() {
     let mine = app.function("cancel_appointment", call_id, json!({})).await;
     assert_ne!(mine["appointment_id"], booked["appointment_id"], "{mine}");
     assert_eq!(mine["status"], "cancelled", "{mine}");
+}
+
+/// An admin token of the demo company, for the admin API's side of a test.
+async fn demo_admin(app: &TestApp) -> String {
+    let request = callflow::http::api::auth::TokenRequest {
+        company: "praxis-mueller".into(),
+        role: callflow_actors::domain::Role::Admin,
+        staff: None,
+        branch: None,
+        name: None,
+    };
+    callflow::http::api::auth::issue_token(&*app.database.store(), &request, Utc::now())
+        .await
+        .expect("token issued")
+        .secret
+}
+
+/// A slot `check_availability` offered at another branch (the caller's branch has nobody
+/// free) can be the new time of a reschedule: the appointment moves to that branch.
+#[actix_web::test]
+async fn a_reschedule_to_a_slot_offered_at_another_branch_moves_it_there() {
+    let app = spawn_app().await;
+    let call_id = "call_moves_to_another_branch";
+    let day = next_working_tuesday().format("%Y-%m-%d").to_string();
+    let booked = app
+        .function(
+            "book_appointment",
+            call_id,
+            json!({"service": "Zahnreinigung", "date": day, "time": "09:00"}),
+        )
+        .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+    assert_eq!(booked["staff"], "Mehmet Yılmaz", "{booked}");
+
+    // Berlin's only prophylaxis assistant leaves: cleanings are offered elsewhere.
+    let admin = demo_admin(&app).await;
+    let staff = app
+        .send(
+            app.request(awc::http::Method::GET, "/api/v1/staff")
+                .insert_header(("Authorization", format!("Bearer {admin}"))),
+            None,
+        )
+        .await;
+    assert_eq!(staff.status, 200, "{}", staff.body);
+    let mehmet = staff.json()["staff"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|s| s["name"] == "Mehmet Yılmaz")
+        .expect("the demo's Berlin assistant")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let gone = app
+        .send(
+            app.request(
+                awc::http::Method::DELETE,
+                &format!("/api/v1/staff/{mehmet}"),
+            )
+            .insert_header(("Authorization", format!("Bearer {admin}"))),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+
+    let offer = app
+        .function(
+            "check_availability",
+            call_id,
+            json!({"service": "Zahnreinigung", "date": day}),
+        )
+        .await;
+    let elsewhere = offer["slots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(offer["alternatives"].as_array().into_iter().flatten())
+        .find(|s| s["other_branch"] == true)
+        .unwrap_or_else(|| panic!("a slot at another branch: {offer}"))
+        .clone();
+    let moved = app
+        .function(
+            "reschedule_appointment",
+            call_id,
+            json!({"appointment_id": booked["appointment_id"], "slot_id": elsewhere["slot_id"]}),
+        )
+        .await;
+    assert_eq!(moved["ok"], true, "{moved}");
+    assert_eq!(moved["start"], elsewhere["start"], "{moved}");
+    assert_eq!(moved["staff"], elsewhere["staff"], "{moved}");
+    let new_id = moved["appointment_id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("an appointment id");
+    let stored = app
+        .database
+        .store()
+        .appointment(new_id)
+        .await
+        .expect("store answers")
+        .expect("stored");
+    let branch_name = app
+        .database
+        .store()
+        .list_branches(Some(stored.company_id))
+        .await
+        .expect("store answers")
+        .into_iter()
+        .find(|b| b.id == stored.branch_id)
+        .expect("its branch")
+        .name;
+    assert_eq!(
+        branch_name, elsewhere["branch"],
+        "booked where it was offered"
+    );
+}
+
+/// A number said in a call without a country code is read in the configured region when the
+/// caller withheld theirs, as everywhere else numbers are read.
+#[actix_web::test]
+async fn a_missed_booking_callback_reads_the_spoken_number_in_the_configured_region() {
+    let app = spawn_app_on(
+        TestDb::sqlite(),
+        &[("CALLFLOW_CALLBACKS__DEFAULT_REGION", "AT")],
+    )
+    .await;
+    let store = app.database.store();
+    let ended = json!({"event": "call_ended", "call": {
+        "call_id": "call_withheld_number_region",
+        "to_number": "+493012345678",
+        "metadata": {"tenant_id": "praxis-mueller-berlin"},
+        "disconnection_reason": "user_hangup",
+        "transcript": "Agent: Praxis Dr. Müller, guten Tag.\nUser: Ich möchte einen Termin zur Zahnreinigung. Meine Nummer ist 0664 1234567.\nAgent: Einen Moment bitte.\nUser: Ich rufe später nochmal an.\n"
+    }});
+    let answer = app
+        .retell("/retell/webhook", ended.to_string().as_bytes())
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    wait_until("a callback is opened", || {
+        let store = store.clone();
+        async move { demo_callbacks(&*store).await.len() == 1 }
+    })
+    .await;
+    let callbacks = demo_callbacks(&*store).await;
+    assert_eq!(
+        callbacks[0].phone.as_str(),
+        "+436641234567",
+        "read in AT, not with a fixed +49: {:?}",
+        callbacks[0]
+    );
 }

@@ -6,12 +6,13 @@ use crate::helpers::on_both_backends;
 use crate::helpers::{spawn_app_with_clock, TestDb};
 use async_trait::async_trait;
 use awc::http::Method;
-use callflow::callbacks::{open_callback, Opened, Opening};
+use callflow::app::callbacks::Opened;
+use callflow::app::{Callbacks, Settings};
 use callflow::events::{DomainEvent, EventListener, EventType, Events};
 use callflow::http::api::auth::{issue_token, TokenRequest};
-use callflow::sla::{ManualClock, SlaDeps, SlaHandle};
+use callflow::sla::{ManualClock, SlaHandle};
 use callflow_actors::domain::assignment::AssignmentRules;
-use callflow_actors::domain::callback::{CallbackDraft, CallbackPolicy, PriorityFacts};
+use callflow_actors::domain::callback::{CallbackDraft, CallbackPolicy};
 use callflow_actors::domain::sla::SlaRules;
 use callflow_actors::domain::*;
 use callflow_actors::Store;
@@ -157,7 +158,7 @@ fn draft(world: &World, phone: &str, reason: &str) -> CallbackDraft {
 /// A monitor on the world's store with a manual clock, and the events it and openings publish.
 struct Monitor {
     clock: Arc<ManualClock>,
-    events: Events,
+    callbacks: Callbacks,
     recorder: Arc<Recorder>,
     sla: SlaHandle,
 }
@@ -165,46 +166,32 @@ struct Monitor {
 fn monitor(store: &Arc<dyn Store>, now: DateTime<Utc>) -> Monitor {
     let clock = Arc::new(ManualClock::new(now));
     let events = Events::new();
-    let sla = SlaHandle::start(
-        SlaDeps {
-            store: store.clone(),
-            engine: None,
-            events: events.clone(),
-            policy: CallbackPolicy::default(),
-            rules: SlaRules::default(),
-            assignment: AssignmentRules::default(),
-        },
-        clock.clone(),
-    );
+    let settings = Settings {
+        callbacks: CallbackPolicy::default(),
+        assignment: AssignmentRules::default(),
+        auto_assign: true,
+        sla: SlaRules::default(),
+    };
+    let callbacks = Callbacks::new(store.clone(), None, events.clone(), clock.clone(), settings);
+    let sla = SlaHandle::start(callbacks.clone(), clock.clone());
     events.subscribe(sla.listener());
+    callbacks.set_watch(Arc::new(sla.clone()));
     let recorder = Arc::new(Recorder::default());
     events.subscribe(recorder.clone());
     Monitor {
         clock,
-        events,
+        callbacks,
         recorder,
         sla,
     }
 }
 
 impl Monitor {
-    async fn open(&self, world: &World, draft: CallbackDraft) -> (CallbackRequest, Opened) {
-        let opening = Opening {
-            store: &*world.store,
-            engine: None,
-            policy: CallbackPolicy::default(),
-            auto_assign: Some(AssignmentRules::default()),
-            events: &self.events,
-            sla: Some(&self.sla),
-        };
-        open_callback(
-            &opening,
-            draft,
-            PriorityFacts::default(),
-            self.clock.now_utc(),
-        )
-        .await
-        .expect("opened")
+    async fn open(&self, draft: CallbackDraft) -> (CallbackRequest, Opened) {
+        self.callbacks
+            .open(draft, false, None)
+            .await
+            .expect("opened")
     }
 
     /// Moves the clock and fires what is due; how many points fired.
@@ -245,7 +232,7 @@ async fn a_late_callback_is_warned_escalated_level_by_level_and_finally_expires(
     let w = world(db.store().await).await;
     let m = monitor(&w.store, monday_morning());
     let (cb, opened) = m
-        .open(&w, draft(&w, "+4915100000001", "Frage zum Implantat"))
+        .open(draft(&w, "+4915100000001", "Frage zum Implantat"))
         .await;
     assert_eq!(opened, Opened::Created);
     assert_eq!(cb.status, CallbackStatus::Assigned, "assigned on creation");
@@ -346,6 +333,19 @@ async fn a_late_callback_is_warned_escalated_level_by_level_and_finally_expires(
 
     // A day past the final deadline it expires and leaves the schedule.
     assert_eq!(m.advance(Duration::hours(24)).await, 1);
+    // The same payload shape as when an operator changes the status: from, to and the action.
+    let changed = m
+        .recorder
+        .last(EventType::CallbackStatusChanged)
+        .expect("published");
+    assert_eq!(changed.data["action"], "expire", "{}", changed.data);
+    assert_eq!(changed.data["to"], "expired", "{}", changed.data);
+    assert!(changed.data["from"].is_string(), "{}", changed.data);
+    assert!(
+        changed.data.get("branch_name").is_some(),
+        "{}",
+        changed.data
+    );
     assert_eq!(m.recorder.take(), [EventType::CallbackStatusChanged]);
     let expired = reload(&w, cb.id).await;
     assert_eq!(expired.status, CallbackStatus::Expired);
@@ -355,13 +355,9 @@ async fn a_late_callback_is_warned_escalated_level_by_level_and_finally_expires(
 async fn a_restart_rebuilds_the_timers_and_fires_breaches_missed_while_down(db: TestDb) {
     let w = world(db.store().await).await;
     let before = monitor(&w.store, monday_morning());
-    let (late, _) = before
-        .open(&w, draft(&w, "+4915100000002", "Rückruf"))
-        .await;
+    let (late, _) = before.open(draft(&w, "+4915100000002", "Rückruf")).await;
     before.clock.advance(Duration::hours(2));
-    let (warned_while_down, _) = before
-        .open(&w, draft(&w, "+4915100000003", "Rückruf"))
-        .await;
+    let (warned_while_down, _) = before.open(draft(&w, "+4915100000003", "Rückruf")).await;
     // Back on Tuesday at 09:30: `late` passed its deadline (08:00) and the other its warning
     // point (09:00) but not its deadline (10:00).
     let after = monitor(
@@ -391,7 +387,7 @@ async fn a_restart_rebuilds_the_timers_and_fires_breaches_missed_while_down(db: 
 async fn a_callback_closed_behind_the_monitors_back_is_dropped_not_escalated(db: TestDb) {
     let w = world(db.store().await).await;
     let m = monitor(&w.store, monday_morning());
-    let (cb, _) = m.open(&w, draft(&w, "+4915100000004", "Rückruf")).await;
+    let (cb, _) = m.open(draft(&w, "+4915100000004", "Rückruf")).await;
     // Completed by a write that published nothing (another node, a script).
     let done = CallbackRequest {
         status: CallbackStatus::Completed,
@@ -417,13 +413,13 @@ async fn a_callback_closed_behind_the_monitors_back_is_dropped_not_escalated(db:
 async fn a_repeat_request_that_raises_priority_moves_the_timer_earlier(db: TestDb) {
     let w = world(db.store().await).await;
     let m = monitor(&w.store, monday_morning());
-    let (cb, _) = m.open(&w, draft(&w, "+4915100000005", "Rückruf")).await;
+    let (cb, _) = m.open(draft(&w, "+4915100000005", "Rückruf")).await;
     m.clock.advance(Duration::minutes(10));
     let urgent = CallbackDraft {
         priority: Some(Priority::Urgent),
         ..draft(&w, "+4915100000005", "Dringend!")
     };
-    let (merged, opened) = m.open(&w, urgent).await;
+    let (merged, opened) = m.open(urgent).await;
     assert_eq!(opened, Opened::Merged);
     assert_eq!(merged.id, cb.id);
     assert_eq!(merged.due_at, m.clock.now_utc() + Duration::hours(1));
@@ -520,7 +516,7 @@ async fn a_step_that_fails_on_the_store_is_retried_thirty_seconds_later() {
     let store: Arc<dyn Store> = memory.clone();
     let w = world(store).await;
     let m = monitor(&w.store, monday_morning());
-    let (cb, _) = m.open(&w, draft(&w, "+4915100000007", "Rückruf")).await;
+    let (cb, _) = m.open(draft(&w, "+4915100000007", "Rückruf")).await;
     let (_, next) = m.sla.watched().await.expect("alive");
     assert_eq!(next, Some(cb.due_at - Duration::hours(1)), "{cb:?}");
     m.clock.advance(Duration::hours(23));

@@ -126,6 +126,15 @@ impl E164Number {
     }
 }
 
+/// The country calling code of an ISO 3166 region, without `+` (`"49"` for `"DE"`), when
+/// libphonenumber knows the region.
+pub fn calling_code_of_region(region: &str) -> Option<String> {
+    let region = region.trim().to_ascii_uppercase();
+    phonenumber::metadata::DATABASE
+        .by_id(region.as_str())
+        .map(|m| m.country_code().to_string())
+}
+
 /// True when `code` is an ISO 3166 country code libphonenumber knows (`"DE"`, `"at"`).
 pub fn is_known_region(code: &str) -> bool {
     code.trim()
@@ -157,6 +166,13 @@ impl std::str::FromStr for E164Number {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_region_has_its_calling_code() {
+        assert_eq!(calling_code_of_region("DE").as_deref(), Some("49"));
+        assert_eq!(calling_code_of_region("at").as_deref(), Some("43"));
+        assert_eq!(calling_code_of_region("XX"), None);
+    }
 
     #[test]
     fn accepts_common_ways_of_writing_an_international_number() {

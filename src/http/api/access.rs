@@ -78,17 +78,10 @@ pub async fn visible_branch(
         .ok_or_else(|| ApiError::not_found("no such branch"))
 }
 
-/// Pushes a durable change of `company` to the running actors (registry, branch and staff
-/// actors). The change is already stored, so a failure here is logged rather than answered:
-/// the actors pick the change up on their next reload.
+/// Pushes a durable change of `company` to the running actors (see
+/// [`crate::app::Catalogue::reload`]).
 pub async fn reload(state: &AppState, company: CompanyId) {
-    if let Err(error) = state.engine.reload(Some(company)).await {
-        tracing::error!(
-            error = %crate::http::error::ErrorChain(&error),
-            company_id = %company,
-            "changed data could not be pushed to the running actors"
-        );
-    }
+    state.app.catalogue.reload(company).await;
 }
 
 /// Stores a change through `write` (conflicts are 409), then [`changed`]: the actors and the
@@ -100,16 +93,20 @@ pub async fn write_through(
     write: impl Future<Output = StoreResult<()>>,
     change: Change<'_>,
 ) -> Result<(), ApiError> {
-    write.await.map_err(write_error)?;
-    changed(state, caller, req, change).await;
-    Ok(())
+    let actor = audit::actor(state, caller, req);
+    state
+        .app
+        .catalogue
+        .write_through(&actor, write, change)
+        .await
+        .map_err(write_error)
 }
 
-/// After a durable change to data the running actors hold: [`reload`]s them, then logs
-/// `change` (neither can fail the request; see their docs).
+/// After a durable change to data the running actors hold: reloads them, then logs `change`
+/// (neither can fail the request; see [`crate::app::Catalogue::changed`]).
 pub async fn changed(state: &AppState, caller: &Caller, req: &HttpRequest, change: Change<'_>) {
-    reload(state, caller.company_id).await;
-    audit::record(state, caller, req, change).await;
+    let actor = audit::actor(state, caller, req);
+    state.app.catalogue.changed(&actor, change).await;
 }
 
 /// 201 with the new entity and where to find it (`Location: {collection}/{id}`).

@@ -9,10 +9,11 @@
 //! branch; staff read their own appointments.
 
 use super::access::{self, conflict, created};
-use super::audit::{self, Change};
+use super::audit;
 use super::auth::{store_error, Caller};
 use super::cursor;
 use super::input::{self, Input};
+use crate::app::bookings::{BookingError, Move};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use actix_web::http::StatusCode;
@@ -55,8 +56,9 @@ async fn visible(state: &AppState, caller: &Caller, raw: &str) -> Result<Appoint
     let not_found = || ApiError::not_found("no such appointment");
     let id: AppointmentId = raw.trim().parse().map_err(|_| not_found())?;
     state
-        .store
-        .appointment(id)
+        .app
+        .bookings
+        .appointment(caller.company_id, id)
         .await
         .map_err(store_error)?
         .filter(|a| sees(caller, a))
@@ -197,26 +199,19 @@ pub async fn create(
         notes,
         language: None,
     };
+    let actor = audit::actor(&state, &caller, &req);
     let outcome = state
-        .engine
-        .book(&request, Utc::now())
+        .app
+        .bookings
+        .book(&request, None, Some(&actor))
         .await
         .map_err(engine_error)?;
     match outcome {
-        BookingOutcome::Booked(appointment) => {
-            let change = Change::created(
-                "appointment.create",
-                "appointment",
-                appointment.id,
-                &appointment,
-            );
-            audit::record(&state, &caller, &req, change).await;
-            Ok(created(
-                "/api/v1/appointments",
-                appointment.id,
-                &appointment,
-            ))
-        }
+        BookingOutcome::Booked(appointment) => Ok(created(
+            "/api/v1/appointments",
+            appointment.id,
+            &appointment,
+        )),
         BookingOutcome::Replayed(appointment) => Ok(HttpResponse::Ok().json(appointment)),
         other => Ok(refused(other)),
     }
@@ -232,27 +227,14 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let old = visible(&state, &caller, &id).await?;
     may_book(&caller, old.branch_id)?;
-    if old.status != AppointmentStatus::Booked {
-        return Err(conflict(format!(
-            "the appointment is {}, not booked",
-            old.status
-        )));
-    }
+    let actor = audit::actor(&state, &caller, &req);
     let cancelled = state
-        .engine
-        .cancel(caller.company_id, old.id)
+        .app
+        .bookings
+        .cancel(caller.company_id, old.id, Some(&actor))
         .await
-        .map_err(engine_error)?
-        .ok_or_else(|| ApiError::not_found("no such appointment"))?;
-    let change = Change::updated(
-        "appointment.cancel",
-        "appointment",
-        old.id,
-        &old,
-        &cancelled,
-    );
-    audit::record(&state, &caller, &req, change).await;
-    Ok(HttpResponse::Ok().json(cancelled))
+        .map_err(booking_error)?;
+    Ok(HttpResponse::Ok().json(cancelled.after))
 }
 
 /// `POST /api/v1/appointments/{id}/reschedule`: `{start, staff_id?}`; 200 with the new
@@ -271,35 +253,25 @@ pub async fn reschedule(
     let staff_id = input.optional::<StaffId>("staff_id");
     bookable_staff(&state, &mut input, staff_id);
     input.finish()?;
-    if old.status != AppointmentStatus::Booked {
-        return Err(conflict(format!(
-            "the appointment is {}, not booked",
-            old.status
-        )));
-    }
     let start = start.ok_or_else(|| ApiError::bad_request("start is required"))?;
-    let request = BookingRequest {
-        company_id: caller.company_id,
-        branch_id: old.branch_id,
-        service_id: old.service_id,
-        staff_id: staff_id.or(Some(old.staff_id)),
+    // An operator moves the time; the practitioner stays unless they name another.
+    let to = Move {
         start,
-        customer_id: old.customer_id,
-        call_id: None,
+        branch_id: None,
+        staff_id: staff_id.or(Some(old.staff_id)),
         idempotency_key: None,
-        notes: old.notes.clone(),
+        call_id: None,
         language: None,
     };
+    let actor = audit::actor(&state, &caller, &req);
     let outcome = state
-        .engine
-        .reschedule(old.id, &request, Utc::now())
+        .app
+        .bookings
+        .reschedule(&old, to, Some(&actor))
         .await
-        .map_err(engine_error)?;
+        .map_err(booking_error)?;
     match outcome {
         BookingOutcome::Booked(new) | BookingOutcome::Replayed(new) => {
-            let change =
-                Change::updated("appointment.reschedule", "appointment", old.id, &old, &new);
-            audit::record(&state, &caller, &req, change).await;
             Ok(HttpResponse::Ok().json(new))
         }
         other => Ok(refused(other)),
@@ -362,6 +334,18 @@ fn refused(outcome: BookingOutcome) -> HttpResponse {
         body["fields"] = serde_json::json!(fields);
     }
     HttpResponse::build(status).json(body)
+}
+
+/// A booking use case's refusal as an answer: 404 for no such appointment, 409 unless it is
+/// booked, else as [`engine_error`].
+fn booking_error(error: BookingError) -> ApiError {
+    match error {
+        BookingError::NotFound => ApiError::not_found("no such appointment"),
+        BookingError::NotBooked(status) => {
+            conflict(format!("the appointment is {status}, not booked"))
+        }
+        BookingError::Engine(e) => engine_error(e),
+    }
 }
 
 /// An engine failure as an answer: unknown references are 422 on their field, an overlap the

@@ -1,10 +1,5 @@
-//! The audit log: [`record`] writes one entry per change made through the admin API (token,
-//! action, entity, old and new values, client IP, time), and `GET /api/v1/audit` reads them.
-//!
-//! Entries are written right after the change is durable. The change and its entry are two
-//! writes, not one transaction: if the entry cannot be written the change stands, the failure
-//! is logged at error level and counted in `callflow_audit_failures_total`, and the client
-//! still gets the answer for the change it made.
+//! The audit log over HTTP: who the operator of a request is ([`actor`]), [`record`] for the
+//! handlers' own changes (the entry itself is `crate::app::audit`), and `GET /api/v1/audit`.
 //!
 //! The client IP follows the rate limiter's rule: the peer address, or the
 //! `Forwarded`/`X-Forwarded-For` address when `rate_limits.trust_forwarded_for` is on.
@@ -17,86 +12,14 @@ use crate::http::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use callflow_actors::admin_query::{AuditFilter, AuditRecord};
 use callflow_actors::domain::*;
-use chrono::Utc;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 
-/// Counts audit entries that could not be written.
-pub const AUDIT_FAILURES_TOTAL: &str = "callflow_audit_failures_total";
+pub use crate::app::audit::{json, Actor, Change, AUDIT_FAILURES_TOTAL};
 
 /// Most entries one page holds.
 pub const MAX_LIMIT: u32 = 500;
-
-/// One change to record.
-pub struct Change<'a> {
-    /// What was done: `<entity>.<verb>` (`staff.update`, `callback.assign`, …).
-    pub action: &'a str,
-    /// Kind of entity (`branch`, `phone_number`, `staff`, `service`, `customer`,
-    /// `appointment`, `callback`).
-    pub entity_type: &'a str,
-    /// Which one.
-    pub entity_id: String,
-    /// Before (none for a creation).
-    pub old: Option<serde_json::Value>,
-    /// After (none for a deletion).
-    pub new: Option<serde_json::Value>,
-}
-
-impl<'a> Change<'a> {
-    /// `entity` was created: nothing before.
-    pub fn created<T: Serialize>(
-        action: &'a str,
-        entity_type: &'a str,
-        entity_id: impl Display,
-        entity: &T,
-    ) -> Self {
-        Self::new(action, entity_type, entity_id, None, json(entity))
-    }
-
-    /// `old` became `new` (an update, or a state change such as a deactivation).
-    pub fn updated<T: Serialize, U: Serialize>(
-        action: &'a str,
-        entity_type: &'a str,
-        entity_id: impl Display,
-        old: &T,
-        new: &U,
-    ) -> Self {
-        Self::new(action, entity_type, entity_id, json(old), json(new))
-    }
-
-    /// `old` was deleted: nothing after.
-    pub fn deleted<T: Serialize>(
-        action: &'a str,
-        entity_type: &'a str,
-        entity_id: impl Display,
-        old: &T,
-    ) -> Self {
-        Self::new(action, entity_type, entity_id, json(old), None)
-    }
-
-    fn new(
-        action: &'a str,
-        entity_type: &'a str,
-        entity_id: impl Display,
-        old: Option<serde_json::Value>,
-        new: Option<serde_json::Value>,
-    ) -> Self {
-        Self {
-            action,
-            entity_type,
-            entity_id: entity_id.to_string(),
-            old,
-            new,
-        }
-    }
-}
-
-/// A value as JSON for the log (`None` if it cannot be serialised, which our types always can).
-pub fn json<T: Serialize>(value: &T) -> Option<serde_json::Value> {
-    serde_json::to_value(value).ok()
-}
 
 /// The client address of `req`, by the rate limiter's rule.
 pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> Option<IpAddr> {
@@ -122,30 +45,20 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
         })
 }
 
-/// Appends `change` to the caller's company's audit log (see the module docs on failures).
-pub async fn record(state: &AppState, caller: &Caller, req: &HttpRequest, change: Change<'_>) {
-    let entry = AuditEntry {
+/// The operator behind an admin request, as the use cases see them.
+pub fn actor(state: &AppState, caller: &Caller, req: &HttpRequest) -> Actor {
+    Actor {
         company_id: caller.company_id,
-        token_id: Some(caller.token_id),
-        action: change.action.to_owned(),
-        entity_type: change.entity_type.to_owned(),
-        entity_id: change.entity_id,
-        old_value: change.old,
-        new_value: change.new,
-        ip: client_ip(req, state.config.rate_limits.trust_forwarded_for).map(|ip| ip.to_string()),
-        at: Utc::now(),
-    };
-    if let Err(error) = state.store.append_audit(&entry).await {
-        metrics::counter!(AUDIT_FAILURES_TOTAL).increment(1);
-        tracing::error!(
-            error = %crate::http::error::ErrorChain(&error),
-            action = %entry.action,
-            entity_type = %entry.entity_type,
-            entity_id = %entry.entity_id,
-            token_id = %caller.token_id,
-            "audit entry lost: the change was made but could not be logged"
-        );
+        token_id: caller.token_id,
+        staff_id: caller.staff_id,
+        ip: client_ip(req, state.config.rate_limits.trust_forwarded_for),
     }
+}
+
+/// Appends `change` to the caller's company's audit log (see `crate::app::audit` on failures).
+pub async fn record(state: &AppState, caller: &Caller, req: &HttpRequest, change: Change<'_>) {
+    let actor = actor(state, caller, req);
+    crate::app::audit::record(&*state.store, &actor, change, state.app.bookings.now()).await;
 }
 
 #[derive(Serialize)]

@@ -20,17 +20,16 @@
 //! complete or cancel to up to 100 callbacks, each at its current version, and answers 200 with
 //! one result per id.
 
-use super::audit::{self, json, Change};
+use super::audit;
 use super::auth::{find_branch, store_error, Caller};
-use crate::callbacks::{callback_event, open_callback_for_caller, Opened, Opening};
-use crate::events::EventType;
+use crate::app::callbacks::{Opened, Refusal, Requested, Step};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use actix_web::http::header::{IF_MATCH, LOCATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use callflow_actors::domain::callback::{
-    clean_notes, clean_text, transition, CallbackAction, CallbackDraft, CallbackPolicy,
+    clean_notes, clean_text, CallbackAction, CallbackDraft, CallbackPolicy,
 };
 use callflow_actors::domain::extraction::mentions_urgency;
 use callflow_actors::domain::*;
@@ -110,32 +109,14 @@ pub async fn create(
         source_call_id: None,
         scheduled_for: checked.scheduled_for,
     };
-    let (callback, opened) = open_callback_for_caller(
-        &Opening::from_state(&state),
-        draft,
-        mentions_urgency(&said),
-        Utc::now(),
-    )
-    .await
-    .map_err(store_error)?;
+    let actor = audit::actor(&state, &caller, &req);
+    let (callback, opened) = state
+        .app
+        .callbacks
+        .open(draft, mentions_urgency(&said), Some(&actor))
+        .await
+        .map_err(store_error)?;
     let merged = opened == Opened::Merged;
-    audit::record(
-        &state,
-        &caller,
-        &req,
-        Change {
-            action: if merged {
-                "callback.merge"
-            } else {
-                "callback.create"
-            },
-            entity_type: "callback",
-            entity_id: callback.id.to_string(),
-            old: None,
-            new: json(&callback),
-        },
-    )
-    .await;
     let mut answer = if merged {
         HttpResponse::Ok()
     } else {
@@ -158,8 +139,9 @@ pub async fn get(
     let not_found = || ApiError::not_found("no such callback");
     let id: CallbackId = id.parse().map_err(|_| not_found())?;
     let callback = state
-        .store
-        .callback(caller.company_id, id)
+        .app
+        .callbacks
+        .get(caller.company_id, id)
         .await
         .map_err(store_error)?
         .filter(|c| caller.may_see(c))
@@ -349,60 +331,84 @@ pub struct BulkBody {
     note: Option<String>,
 }
 
-/// Why one callback could not be changed (the whole answer for one id, one result in bulk).
-#[derive(Debug)]
-enum Refusal {
-    NotFound,
-    Invalid(BTreeMap<String, String>),
-    Conflict(String),
-    /// Not about the callback: the store failed. Ends a bulk request too.
-    Failed(ApiError),
+/// A lifecycle step, as named in the API path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepName {
+    /// `assign`: to a named staff member, or to the automatic pick.
+    Assign,
+    /// `contact`: the customer was reached.
+    Contact,
+    /// `attempt`: a try that did not reach them.
+    Attempt,
+    /// `complete`: done.
+    Complete,
+    /// `cancel`: no longer wanted.
+    Cancel,
 }
 
-impl Refusal {
-    fn code(&self) -> &'static str {
+impl StepName {
+    /// Every step an operator takes.
+    pub const ALL: [StepName; 5] = [
+        Self::Assign,
+        Self::Contact,
+        Self::Attempt,
+        Self::Complete,
+        Self::Cancel,
+    ];
+
+    /// The steps `POST /api/v1/callbacks/bulk` takes.
+    pub const BULK: [StepName; 3] = [Self::Assign, Self::Complete, Self::Cancel];
+
+    /// The name in the path.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::NotFound => "not_found",
-            Self::Invalid(_) => "invalid",
-            Self::Conflict(_) => "conflict",
-            Self::Failed(_) => "internal",
+            Self::Assign => "assign",
+            Self::Contact => "contact",
+            Self::Attempt => "attempt",
+            Self::Complete => "complete",
+            Self::Cancel => "cancel",
         }
     }
 
-    fn message(&self) -> String {
-        match self {
-            Self::NotFound => "no such callback".into(),
-            Self::Conflict(m) => m.clone(),
-            Self::Invalid(fields) => fields
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-            Self::Failed(e) => e.to_string(),
-        }
+    /// The step of a name, if it is one of `among`.
+    pub fn parse(name: &str, among: &[StepName]) -> Option<Self> {
+        among.iter().copied().find(|s| s.as_str() == name)
     }
 }
 
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::NotFound => ApiError::not_found("no such callback"),
-            Refusal::Invalid(fields) => ApiError::invalid_fields(fields),
-            Refusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            Refusal::Failed(e) => e,
-        }
+fn refusal_code(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::NotFound => "not_found",
+        Refusal::Invalid(_) => "invalid",
+        Refusal::Conflict(_) => "conflict",
+        Refusal::Failed(_) => "internal",
     }
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Refusal {
-    Refusal::Invalid(BTreeMap::from([(field.to_owned(), message.into())]))
+fn refusal_message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::NotFound => "no such callback".into(),
+        Refusal::Conflict(m) => m.clone(),
+        Refusal::Invalid(fields) => fields
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Refusal::Failed(e) => e.to_string(),
+    }
 }
 
-fn stale(expected: i64, current: i64) -> Refusal {
-    Refusal::Conflict(format!(
-        "version conflict: the callback is at version {current}, not {expected}; \
-         someone else changed it, read it again"
-    ))
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotFound => ApiError::not_found("no such callback"),
+        Refusal::Invalid(fields) => ApiError::invalid_fields(fields),
+        Refusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+        Refusal::Failed(e) => store_error(e),
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid_fields(BTreeMap::from([(field.to_owned(), message.into())]))
 }
 
 /// `POST /api/v1/callbacks/{id}/{action}`
@@ -413,20 +419,16 @@ pub async fn act(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, action_name) = path.into_inner();
-    if !matches!(
-        action_name.as_str(),
-        "assign" | "contact" | "attempt" | "complete" | "cancel"
-    ) {
-        return Err(ApiError::route_not_found());
-    }
-    managers_only(&caller, &action_name)?;
+    let (id, name) = path.into_inner();
+    let step = StepName::parse(&name, &StepName::ALL).ok_or_else(ApiError::route_not_found)?;
+    managers_only(&caller, step)?;
     let body: ActionBody = read_optional_body(&body)?;
     let expected = expected_version(&req, body.version)?;
-    let action = action_from(&state, &caller, &action_name, &body).await?;
-    let now = Utc::now();
-    let Step { before, after } = apply(&state, &caller, &id, &action, expected, now).await?;
-    audit_step(&state, &caller, &req, &action, &before, &after).await;
+    let requested = requested(&state, &caller, step, &body).await?;
+    let actor = audit::actor(&state, &caller, &req);
+    let Step { after, .. } = apply(&state, &caller, &actor, &id, &requested, expected)
+        .await
+        .map_err(refused)?;
     Ok(HttpResponse::Ok().json(after))
 }
 
@@ -441,8 +443,11 @@ pub async fn bulk(
 ) -> Result<HttpResponse, ApiError> {
     let body: BulkBody = read_optional_body(&body)?;
     let mut problems = BTreeMap::new();
-    let action_name = body.action.as_deref().map(str::trim).unwrap_or("");
-    if !matches!(action_name, "assign" | "complete" | "cancel") {
+    let step = StepName::parse(
+        body.action.as_deref().map(str::trim).unwrap_or(""),
+        &StepName::BULK,
+    );
+    if step.is_none() {
         problems.insert(
             "action".to_owned(),
             "must be one of assign, complete, cancel".to_owned(),
@@ -455,41 +460,35 @@ pub async fn bulk(
             format!("must list 1 to {MAX_BULK_IDS} callback ids"),
         );
     }
-    if action_name != "assign" && body.staff_id.is_some() {
+    if step != Some(StepName::Assign) && body.staff_id.is_some() {
         problems.insert("staff_id".to_owned(), "is only for assign".to_owned());
     }
-    if !problems.is_empty() {
+    let Some(step) = step.filter(|_| problems.is_empty()) else {
         return Err(ApiError::invalid_fields(problems));
-    }
-    managers_only(&caller, action_name)?;
+    };
+    managers_only(&caller, step)?;
     let action_body = ActionBody {
         staff_id: body.staff_id.clone(),
         outcome: None,
         note: body.note.clone(),
         version: None,
     };
-    let action = action_from(&state, &caller, action_name, &action_body).await?;
-    let now = Utc::now();
+    let requested = requested(&state, &caller, step, &action_body).await?;
+    let actor = audit::actor(&state, &caller, &req);
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
-        let result = match apply(&state, &caller, &id, &action, None, now).await {
-            Ok(Step {
-                before,
-                after: changed,
-            }) => {
-                audit_step(&state, &caller, &req, &action, &before, &changed).await;
-                serde_json::json!({
+        let result = match apply(&state, &caller, &actor, &id, &requested, None).await {
+            Ok(Step { after, .. }) => serde_json::json!({
                 "id": id,
                 "ok": true,
-                "status": changed.status,
-                "version": changed.version,
-                })
-            }
-            Err(Refusal::Failed(e)) => return Err(e),
+                "status": after.status,
+                "version": after.version,
+            }),
+            Err(Refusal::Failed(e)) => return Err(store_error(e)),
             Err(refusal) => serde_json::json!({
                 "id": id,
                 "ok": false,
-                "error": {"code": refusal.code(), "message": refusal.message()},
+                "error": {"code": refusal_code(&refusal), "message": refusal_message(&refusal)},
             }),
         };
         results.push(result);
@@ -497,26 +496,13 @@ pub async fn bulk(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
 }
 
-/// Records a lifecycle step (`callback.assign`, …) in the audit log.
-async fn audit_step(
-    state: &AppState,
-    caller: &Caller,
-    req: &HttpRequest,
-    action: &Requested,
-    before: &CallbackRequest,
-    after: &CallbackRequest,
-) {
-    let name = format!("callback.{}", action.name());
-    let change = Change::updated(&name, "callback", after.id, before, after);
-    audit::record(state, caller, req, change).await;
-}
-
 /// Assigning and cancelling are for managers and admins: staff take what they are given and
 /// close it by contact and completion (or failed attempts).
-fn managers_only(caller: &Caller, action: &str) -> Result<(), ApiError> {
-    if caller.role == Role::Staff && matches!(action, "assign" | "cancel") {
+fn managers_only(caller: &Caller, step: StepName) -> Result<(), ApiError> {
+    if caller.role == Role::Staff && matches!(step, StepName::Assign | StepName::Cancel) {
         return Err(ApiError::forbidden(format!(
-            "only managers and admins may {action} callbacks"
+            "only managers and admins may {} callbacks",
+            step.as_str()
         )));
     }
     Ok(())
@@ -544,10 +530,7 @@ fn expected_version(req: &HttpRequest, in_body: Option<i64>) -> Result<Option<i6
             let text = value.to_str().unwrap_or("").trim();
             let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
             Some(text.parse::<i64>().map_err(|_| {
-                ApiError::from(invalid(
-                    "If-Match",
-                    "must be the callback's version, a whole number",
-                ))
+                invalid("If-Match", "must be the callback's version, a whole number")
             })?)
         }
     };
@@ -555,44 +538,19 @@ fn expected_version(req: &HttpRequest, in_body: Option<i64>) -> Result<Option<i6
         (Some(h), Some(b)) if h != b => Err(invalid(
             "version",
             "differs from the If-Match header; give one version",
-        )
-        .into()),
+        )),
         (h, b) => Ok(h.or(b)),
     }
 }
 
-/// What a lifecycle request asks for: a domain action, or an assignment to whoever the
-/// automatic assignment picks (`assign` without a `staff_id`).
-#[derive(Clone, Debug)]
-pub enum Requested {
-    /// Exactly this step.
-    Action(CallbackAction),
-    /// Assign to the automatic pick among the callback's branch staff (the current assignee
-    /// excluded: reassigning means someone else).
-    AutoAssign {
-        /// Why, or anything to hand over.
-        note: Option<String>,
-    },
-}
-
-impl Requested {
-    /// The action's name, as in the API path.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Action(action) => action.name(),
-            Self::AutoAssign { .. } => "assign",
-        }
-    }
-}
-
 /// The domain action a request asks for, with its input checked (422 naming the field).
-async fn action_from(
+async fn requested(
     state: &AppState,
     caller: &Caller,
-    name: &str,
+    step: StepName,
     body: &ActionBody,
 ) -> Result<Requested, ApiError> {
-    let policy = state.config.callback_policy();
+    let policy = &state.app.callbacks.settings().callbacks;
     let mut problems = BTreeMap::new();
     let note = body
         .note
@@ -608,14 +566,14 @@ async fn action_from(
             format!("must be at most {} characters", policy.max_notes_chars),
         );
     }
-    if name != "assign" && body.staff_id.is_some() {
+    if step != StepName::Assign && body.staff_id.is_some() {
         problems.insert("staff_id".to_owned(), "is only for assign".to_owned());
     }
-    if name != "attempt" && body.outcome.is_some() {
+    if step != StepName::Attempt && body.outcome.is_some() {
         problems.insert("outcome".to_owned(), "is only for attempt".to_owned());
     }
-    let action = match name {
-        "assign" => match body.staff_id.as_deref().map(str::trim) {
+    let action = match step {
+        StepName::Assign => match body.staff_id.as_deref().map(str::trim) {
             None | Some("") => {
                 return match problems.is_empty() {
                     true => Ok(Requested::AutoAssign { note }),
@@ -641,7 +599,7 @@ async fn action_from(
                 }
             },
         },
-        "attempt" => match body.outcome.as_deref().map(str::trim) {
+        StepName::Attempt => match body.outcome.as_deref().map(str::trim) {
             None | Some("") => {
                 problems.insert("outcome".to_owned(), "is required".to_owned());
                 None
@@ -660,9 +618,9 @@ async fn action_from(
                 }
             },
         },
-        "contact" => Some(CallbackAction::Contact { note: note.clone() }),
-        "complete" => Some(CallbackAction::Complete { note: note.clone() }),
-        _ => Some(CallbackAction::Cancel { note: note.clone() }),
+        StepName::Contact => Some(CallbackAction::Contact { note: note.clone() }),
+        StepName::Complete => Some(CallbackAction::Complete { note: note.clone() }),
+        StepName::Cancel => Some(CallbackAction::Cancel { note: note.clone() }),
     };
     match action {
         Some(action) if problems.is_empty() => Ok(Requested::Action(action)),
@@ -678,7 +636,13 @@ async fn assignable(
     caller: &Caller,
     staff: StaffId,
 ) -> Result<Result<(), String>, ApiError> {
-    Ok(match staff_member(state, caller.company_id, staff).await? {
+    let member = state
+        .app
+        .callbacks
+        .staff_member(caller.company_id, staff)
+        .await
+        .map_err(store_error)?;
+    Ok(match member {
         None => Err("no such staff member".to_owned()),
         Some(member) if !member.active => Err("is not active".to_owned()),
         Some(member) if !caller.may_act_for(Some(member.branch_id)) => {
@@ -688,175 +652,20 @@ async fn assignable(
     })
 }
 
-/// The staff member `id` of `company`, if there is one.
-async fn staff_member(
-    state: &AppState,
-    company: CompanyId,
-    id: StaffId,
-) -> Result<Option<Staff>, ApiError> {
-    let branches = state
-        .store
-        .list_branches(Some(company))
-        .await
-        .map_err(store_error)?;
-    for branch in branches {
-        let staff = state
-            .store
-            .list_staff(Some(branch.id))
-            .await
-            .map_err(store_error)?;
-        if let Some(member) = staff.into_iter().find(|s| s.id == id) {
-            return Ok(Some(member));
-        }
-    }
-    Ok(None)
-}
-
-/// A lifecycle step that was written: the callback it replaced and the one stored.
-struct Step {
-    before: CallbackRequest,
-    after: CallbackRequest,
-}
-
-/// Loads the callback the caller may see, applies `action` and writes it back if it still has
-/// the expected version (or the version just read, without one).
+/// Applies `requested` to callback `raw_id` if the caller may see it (see
+/// [`crate::app::Callbacks::step`]).
 async fn apply(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    actor: &audit::Actor,
+    raw_id: &str,
     requested: &Requested,
     expected: Option<i64>,
-    now: DateTime<Utc>,
 ) -> Result<Step, Refusal> {
-    let id: CallbackId = id.trim().parse().map_err(|_| Refusal::NotFound)?;
-    let current = state
-        .store
-        .callback(caller.company_id, id)
+    let id: CallbackId = raw_id.trim().parse().map_err(|_| Refusal::NotFound)?;
+    state
+        .app
+        .callbacks
+        .step(actor, |c| caller.may_see(c), id, requested, expected)
         .await
-        .map_err(|e| Refusal::Failed(store_error(e)))?
-        .filter(|c| caller.may_see(c))
-        .ok_or(Refusal::NotFound)?;
-    let expected = expected.unwrap_or(current.version);
-    if expected != current.version {
-        return Err(stale(expected, current.version));
-    }
-    let (action, auto_reason) = resolve(state, requested, &current, now).await?;
-    let action = &action;
-    if let CallbackAction::Assign { staff, .. } = action {
-        // A callback of a branch goes to someone working there.
-        if let Some(branch) = current.branch_id {
-            let member = staff_member(state, caller.company_id, *staff)
-                .await
-                .map_err(Refusal::Failed)?;
-            if member.is_some_and(|m| m.branch_id != branch) {
-                return Err(invalid(
-                    "staff_id",
-                    "works at another branch than the callback's",
-                ));
-            }
-        }
-    }
-    let policy = state.config.callback_policy();
-    let mut changed = transition(&current, action, caller.staff_id, now, &policy)
-        .map_err(|e| Refusal::Conflict(format!("illegal transition: {e}")))?;
-    if auto_reason.is_some() {
-        changed.assignment_reason = auto_reason.clone();
-    }
-    let written = state
-        .store
-        .update_callback(&changed, expected)
-        .await
-        .map_err(|e| Refusal::Failed(store_error(e)))?;
-    if !written {
-        let now_at = state
-            .store
-            .callback(caller.company_id, id)
-            .await
-            .map_err(|e| Refusal::Failed(store_error(e)))?
-            .map_or(expected + 1, |c| c.version);
-        return Err(stale(expected, now_at));
-    }
-    tracing::info!(
-        callback_id = %changed.id,
-        action = action.name(),
-        status = %changed.status,
-        token_id = %caller.token_id,
-        "callback changed"
-    );
-    publish_change(state, &current, &changed, action, auto_reason, now).await;
-    Ok(Step {
-        before: current,
-        after: changed,
-    })
-}
-
-/// The domain action for `requested` on `current`, and the automatic pick's reason when the
-/// assignee was picked automatically (409 when nobody qualifies).
-async fn resolve(
-    state: &AppState,
-    requested: &Requested,
-    current: &CallbackRequest,
-    now: DateTime<Utc>,
-) -> Result<(CallbackAction, Option<String>), Refusal> {
-    let note = match requested {
-        Requested::Action(action) => return Ok((action.clone(), None)),
-        Requested::AutoAssign { note } => note.clone(),
-    };
-    let exclude: Vec<StaffId> = current.assigned_staff_id.into_iter().collect();
-    let picked = crate::assignment::pick(
-        &*state.store,
-        Some(&state.engine),
-        &state.config.assignment_rules(),
-        current,
-        &exclude,
-        crate::assignment::Purpose::Assign,
-        now,
-    )
-    .await
-    .map_err(|e| Refusal::Failed(store_error(e)))?;
-    match picked {
-        Ok(pick) => Ok((
-            CallbackAction::Assign {
-                staff: pick.staff_id,
-                note,
-            },
-            Some(pick.reason),
-        )),
-        Err(why) => Err(Refusal::Conflict(format!(
-            "nobody to assign automatically: {why}; name a staff_id"
-        ))),
-    }
-}
-
-/// Announces a durable change: CallbackAssigned for an assignment, CallbackStatusChanged
-/// (with from and to) for any other step that changed the status.
-async fn publish_change(
-    state: &AppState,
-    before: &CallbackRequest,
-    after: &CallbackRequest,
-    action: &CallbackAction,
-    auto_reason: Option<String>,
-    now: DateTime<Utc>,
-) {
-    let event = match action {
-        CallbackAction::Assign { staff, .. } => callback_event(
-            EventType::CallbackAssigned,
-            after,
-            serde_json::json!({
-                "previous_staff_id": before.assigned_staff_id,
-                "staff_id": staff,
-                "reason": after.assignment_reason,
-                "automatic": auto_reason.is_some(),
-            }),
-            now,
-        ),
-        _ if before.status != after.status => callback_event(
-            EventType::CallbackStatusChanged,
-            after,
-            serde_json::json!({ "from": before.status, "to": after.status, "action": action.name() }),
-            now,
-        ),
-        _ => return,
-    };
-    state.events.publish(event).await;
 }

@@ -5,6 +5,13 @@
 //! `callflow_domain_events_total{type}` and hands it to every listener in turn, so a caller
 //! that awaits [`Events::publish`] knows each listener has taken it (the outbox, for one, has
 //! written its deliveries durably by then).
+//!
+//! Every event type has one constructor in [`payloads`], used by every path that raises it,
+//! so one type always has one payload shape.
+
+pub mod payloads;
+
+pub use payloads::Names;
 
 use async_trait::async_trait;
 use callflow_actors::domain::CompanyId;
@@ -35,6 +42,8 @@ pub enum EventType {
     AppointmentBooked,
     /// An appointment was cancelled.
     AppointmentCancelled,
+    /// An appointment moved to another time (or staff member): one event, old and new.
+    AppointmentRescheduled,
     /// A call started.
     CallStarted,
     /// A call ended.
@@ -43,7 +52,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in declaration order.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::CallbackRequested,
         EventType::CallbackAssigned,
         EventType::CallbackStatusChanged,
@@ -52,6 +61,7 @@ impl EventType {
         EventType::CallbackEscalated,
         EventType::AppointmentBooked,
         EventType::AppointmentCancelled,
+        EventType::AppointmentRescheduled,
         EventType::CallStarted,
         EventType::CallEnded,
     ];
@@ -67,6 +77,7 @@ impl EventType {
             EventType::CallbackEscalated => "CallbackEscalated",
             EventType::AppointmentBooked => "AppointmentBooked",
             EventType::AppointmentCancelled => "AppointmentCancelled",
+            EventType::AppointmentRescheduled => "AppointmentRescheduled",
             EventType::CallStarted => "CallStarted",
             EventType::CallEnded => "CallEnded",
         }

@@ -1,16 +1,15 @@
 //! The extractor every Retell endpoint takes its body through: the raw bytes, accepted only
 //! when `X-Retell-Signature` verifies on exactly those bytes.
 
-use super::signature::{self, SignatureError};
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::retell::signature::{self, SignatureError};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-/// Header Retell signs every request with.
-pub const SIGNATURE_HEADER: &str = "x-retell-signature";
+pub use crate::retell::signature::SIGNATURE_HEADER;
 
 /// A request body whose Retell signature verified.
 pub struct SignedBody(pub web::Bytes);

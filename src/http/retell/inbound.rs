@@ -1,10 +1,10 @@
 //! The answer to `call_inbound`: which agent answers, and what it knows before saying hello.
 
-use super::context::{place, CallFacts, Placed};
-use super::payload::CallInbound;
-use super::speech::Tongue;
-use crate::http::AppState;
+use crate::app::calls::{CallFacts, Placed};
+use crate::app::Calls;
 use crate::metrics::RETELL_INBOUND_UNROUTED_TOTAL;
+use crate::retell::payload::CallInbound;
+use crate::retell::speech::Tongue;
 use callflow_actors::domain::E164Number;
 use callflow_actors::StoreError;
 use chrono::{DateTime, Utc};
@@ -35,7 +35,7 @@ pub struct InboundBody {
 }
 
 /// Answers an inbound call. Malformed numbers and unknown numbers get the empty answer.
-pub async fn answer(state: &AppState, inbound: &CallInbound) -> Result<InboundAnswer, StoreError> {
+pub async fn answer(calls: &Calls, inbound: &CallInbound) -> Result<InboundAnswer, StoreError> {
     let unrouted = |reason: &'static str| {
         metrics::counter!(RETELL_INBOUND_UNROUTED_TOTAL, "reason" => reason).increment(1);
         tracing::warn!(to = %inbound.to_number, reason, "inbound call not routed; the number's default agent answers");
@@ -57,9 +57,9 @@ pub async fn answer(state: &AppState, inbound: &CallInbound) -> Result<InboundAn
         branch_hint: inbound.branch_hint(),
         detected_language: inbound.language_hint(),
     };
-    match place(state, facts).await? {
+    match calls.place(facts).await? {
         Ok(placed) => Ok(InboundAnswer {
-            call_inbound: body(&placed, Utc::now()),
+            call_inbound: body(&placed, calls.now()),
         }),
         Err(reason) => Ok(unrouted(reason.as_str())),
     }
