@@ -177,6 +177,7 @@ fn actors(c: &mut Criterion) {
         wanted: None,
         window: None,
         preferred_staff: None,
+        only_staff: None,
         language: Some(Language::DE),
         served_before: Vec::new(),
         other_branches: false,

@@ -61,8 +61,11 @@ pub struct SlotQuery {
     pub wanted: Option<DateTime<Utc>>,
     /// Local time-of-day window.
     pub window: Option<(NaiveTime, NaiveTime)>,
-    /// Preferred staff member.
+    /// Preferred staff member (a weight: others are still offered).
     pub preferred_staff: Option<StaffId>,
+    /// Only this staff member (the caller asked for them by name: a requirement, not a
+    /// weight); the other branches are then not searched.
+    pub only_staff: Option<StaffId>,
     /// The call's language.
     pub language: Option<Language>,
     /// Staff who served the customer before.
@@ -286,7 +289,7 @@ impl Engine {
             wanted: q.wanted,
             window: q.window,
             preferred_staff: q.preferred_staff,
-            only_staff: only,
+            only_staff: only.or(q.only_staff),
             language: q.language,
             served_before: q.served_before.clone(),
             now,
@@ -380,7 +383,7 @@ impl Engine {
         mut availability: Availability,
         now: DateTime<Utc>,
     ) -> Availability {
-        if availability.slots.is_empty() && query.other_branches {
+        if availability.slots.is_empty() && query.other_branches && query.only_staff.is_none() {
             availability.slots = self.other_branch_slots(home, query, service, now).await;
         }
         availability
@@ -545,6 +548,7 @@ impl Engine {
             wanted: Some(req.start),
             window: None,
             preferred_staff: req.staff_id,
+            only_staff: None,
             language: req.language,
             served_before: Vec::new(),
             other_branches: true,

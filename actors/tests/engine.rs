@@ -181,6 +181,7 @@ fn query(f: &Fixture, day: NaiveDate, wanted: Option<DateTime<Utc>>) -> SlotQuer
         wanted,
         window: None,
         preferred_staff: None,
+        only_staff: None,
         language: Some(Language::DE),
         served_before: Vec::new(),
         other_branches: true,

@@ -213,11 +213,129 @@ impl Tongue {
         }
     }
 
-    /// A booking is confirmed.
-    pub fn booked(self, label: &str, service: &str, staff: &str) -> String {
+    /// A booking is confirmed, with the reference the caller can quote later.
+    pub fn booked(self, label: &str, service: &str, staff: &str, reference: &str) -> String {
+        let reference = spelled(reference);
         match self {
-            Tongue::De => format!("Ihr Termin ist gebucht: {service} am {label} bei {staff}."),
-            Tongue::En => format!("You're booked: {service} on {label} with {staff}."),
+            Tongue::De => format!(
+                "Ihr Termin ist gebucht: {service} am {label} bei {staff}. Ihre Buchungsnummer ist {reference}."
+            ),
+            Tongue::En => format!(
+                "You're booked: {service} on {label} with {staff}. Your booking reference is {reference}."
+            ),
+        }
+    }
+
+    /// The caller named someone who does not work here.
+    pub fn unknown_staff(self, named: &str, service: &str, qualified: &[String]) -> String {
+        match (self, qualified.is_empty()) {
+            (Tongue::De, true) => format!("{named} arbeitet nicht bei uns."),
+            (Tongue::En, true) => format!("{named} doesn't work with us."),
+            (Tongue::De, false) => format!(
+                "{named} arbeitet nicht bei uns. {service} machen bei uns {}.",
+                self.and(qualified)
+            ),
+            (Tongue::En, false) => format!(
+                "{named} doesn't work with us. {service} is done here by {}.",
+                self.and(qualified)
+            ),
+        }
+    }
+
+    /// The caller named someone who does not perform the service.
+    pub fn staff_does_not_perform(
+        self,
+        person: &str,
+        service: &str,
+        qualified: &[String],
+    ) -> String {
+        match (self, qualified.is_empty()) {
+            (Tongue::De, true) => format!("{person} bietet {service} nicht an."),
+            (Tongue::En, true) => format!("{person} doesn't do {service}."),
+            (Tongue::De, false) => format!(
+                "{person} bietet {service} nicht an; das machen bei uns {}.",
+                self.and(qualified)
+            ),
+            (Tongue::En, false) => format!(
+                "{person} doesn't do {service}; that is done here by {}.",
+                self.and(qualified)
+            ),
+        }
+    }
+
+    /// The person the caller asked for has these times.
+    pub fn staff_offer(self, person: &str, labels: &[String]) -> String {
+        match self {
+            Tongue::De => format!(
+                "Bei {person} wäre {} frei. Welcher Termin passt Ihnen?",
+                self.or(labels)
+            ),
+            Tongue::En => format!(
+                "{person} has {} available. Which would suit you?",
+                self.or(labels)
+            ),
+        }
+    }
+
+    /// The person the caller asked for is not free at the wished time (or day): their nearest
+    /// times first, then someone else at the wished time.
+    pub fn staff_not_free(
+        self,
+        person: &str,
+        wish: &str,
+        theirs: &[String],
+        others: &[String],
+    ) -> String {
+        let mut said = match self {
+            Tongue::De => format!("{person} ist {wish} leider nicht frei."),
+            Tongue::En => format!("I'm sorry, {person} isn't free {wish}."),
+        };
+        if !theirs.is_empty() {
+            said.push(' ');
+            said.push_str(&match self {
+                Tongue::De => format!("Bei {person} wäre {} frei.", self.or(theirs)),
+                Tongue::En => format!("{person} would be free {}.", self.or(theirs)),
+            });
+        }
+        if !others.is_empty() {
+            said.push(' ');
+            said.push_str(&match self {
+                Tongue::De => format!("Zur gewünschten Zeit wäre {} frei.", self.or(others)),
+                Tongue::En => format!("At the time you wanted, {} would be free.", self.or(others)),
+            });
+        }
+        said.push_str(match (self, theirs.is_empty() && others.is_empty()) {
+            (Tongue::De, true) => {
+                " Soll ich an einem anderen Tag suchen oder Sie zurückrufen lassen?"
+            }
+            (Tongue::En, true) => " Shall I look at another day, or arrange a call back?",
+            (Tongue::De, false) => " Was ist Ihnen lieber?",
+            (Tongue::En, false) => " Which would you prefer?",
+        });
+        said
+    }
+
+    /// "am Dienstag, 8. Dezember" / "on Tuesday, December 8".
+    pub fn on_day(self, date: NaiveDate) -> String {
+        match self {
+            Tongue::De => format!("am {}", self.date(date)),
+            Tongue::En => format!("on {}", self.date(date)),
+        }
+    }
+
+    /// "am Dienstag, 8. Dezember um 14:00 Uhr" / "on Tuesday, December 8 at 2:00 PM".
+    pub fn on_moment(self, at: DateTime<Tz>) -> String {
+        match self {
+            Tongue::De => format!("am {}", self.moment(at)),
+            Tongue::En => format!("on {}", self.moment(at)),
+        }
+    }
+
+    /// "14:00 Uhr bei Dr. Petrova" / "2:00 PM with Dr. Petrova": who else is free at a time.
+    pub fn with_person(self, label: &str, person: &str) -> String {
+        match self {
+            Tongue::De => format!("{label} bei {person}"),
+            Tongue::En => format!("{label} with {person}"),
         }
     }
 
@@ -319,11 +437,16 @@ impl Tongue {
         }
     }
 
-    /// An appointment was moved.
-    pub fn rescheduled(self, label: &str) -> String {
+    /// An appointment was moved: when, with whom, and the reference it now has.
+    pub fn rescheduled(self, label: &str, staff: &str, reference: &str) -> String {
+        let reference = spelled(reference);
         match self {
-            Tongue::De => format!("Ihr Termin ist verlegt auf {label}."),
-            Tongue::En => format!("Your appointment is moved to {label}."),
+            Tongue::De => format!(
+                "Ihr Termin ist verlegt auf {label} bei {staff}. Ihre Buchungsnummer ist {reference}."
+            ),
+            Tongue::En => format!(
+                "Your appointment is moved to {label} with {staff}. Your booking reference is {reference}."
+            ),
         }
     }
 
@@ -339,6 +462,13 @@ impl Tongue {
 }
 
 /// "8:00" without "Uhr", for the first half of a German range.
+/// A reference as a voice agent should say it: character by character ("7F3A" → "7 F 3 A"),
+/// so text-to-speech does not read it as one number or word.
+pub fn spelled(reference: &str) -> String {
+    let chars: Vec<String> = reference.chars().map(String::from).collect();
+    chars.join(" ")
+}
+
 fn short(time: NaiveTime) -> String {
     format!("{}:{:02}", time.hour(), time.minute())
 }

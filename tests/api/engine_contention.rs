@@ -159,6 +159,7 @@ async fn two_engines_sharing_a_database_book_once(db: TestDb) {
             wanted: Some(start),
             window: None,
             preferred_staff: Some(demo.staff[1].id),
+            only_staff: None,
             language: None,
             served_before: Vec::new(),
             other_branches: false,

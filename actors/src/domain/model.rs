@@ -174,6 +174,16 @@ pub struct Staff {
     pub email: Option<String>,
 }
 
+impl Staff {
+    /// Whether they have every skill `service` needs.
+    pub fn performs(&self, service: &Service) -> bool {
+        service
+            .required_skills
+            .iter()
+            .all(|skill| self.skills.contains(skill))
+    }
+}
+
 /// A bookable service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Service {

@@ -10,7 +10,7 @@ use crate::retell::speech::Need;
 use callflow_actors::domain::extraction::{
     match_service, match_staff, parse_date_argument, parse_time_argument, DateWish, TimeWish,
 };
-use callflow_actors::domain::{Appointment, BranchId, CallId, E164Number, Service, StaffId};
+use callflow_actors::domain::{Appointment, BranchId, CallId, E164Number, Service, Staff, StaffId};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -158,10 +158,50 @@ pub fn moment_arg(ctx: &FunctionContext<'_>, args: Args<'_>) -> Result<DateTime<
     .ok_or_else(|| Answer::need(ctx.tongue, "missing_time", Need::Time))
 }
 
+/// The keys a staff member is named under.
+const STAFF_KEYS: &[&str] = &["staff", "staff_name", "practitioner", "doctor"];
+
 /// The staff member the args name, if the branch has one by that name.
 pub fn staff_arg(ctx: &FunctionContext<'_>, args: Args<'_>) -> Option<StaffId> {
-    let named = args.text(&["staff", "staff_name", "practitioner", "doctor"])?;
+    let named = args.text(STAFF_KEYS)?;
     match_staff(named, &ctx.active.info.staff).map(|s| s.id)
+}
+
+/// Who the caller asked for by name, for `service`: `Ok(None)` when they named nobody; the
+/// answer to give when nobody here has that name or the person does not perform the service
+/// (a named person is a requirement, never silently replaced).
+pub fn named_staff_arg(
+    ctx: &FunctionContext<'_>,
+    args: Args<'_>,
+    service: &Service,
+) -> Result<Option<Arc<Staff>>, Answer> {
+    let Some(named) = args.text(STAFF_KEYS) else {
+        return Ok(None);
+    };
+    let staff = &ctx.active.info.staff;
+    let qualified: Vec<String> = staff
+        .iter()
+        .filter(|s| s.active && s.performs(service))
+        .map(|s| s.name.clone())
+        .collect();
+    let Some(person) = match_staff(named, staff).filter(|s| s.active) else {
+        return Err(Answer::fail(
+            "unknown_staff",
+            ctx.tongue
+                .unknown_staff(&clean(named), &service.name, &qualified),
+        )
+        .with("staff_qualified", json!(qualified)));
+    };
+    if !person.performs(service) {
+        return Err(Answer::fail(
+            "staff_does_not_perform_service",
+            ctx.tongue
+                .staff_does_not_perform(&person.name, &service.name, &qualified),
+        )
+        .with("staff", json!(person.name))
+        .with("staff_qualified", json!(qualified)));
+    }
+    Ok(staff.iter().find(|s| s.id == person.id).cloned())
 }
 
 /// The slot an offer's `slot_id` (under `keys`) names, if the args give one; the answer when it

@@ -2,15 +2,16 @@
 //! when the day asked for has nothing.
 
 use super::answer::Answer;
-use super::args::{dates_arg, service_arg, staff_arg, time_arg, Args, Days};
+use super::args::{dates_arg, named_staff_arg, service_arg, time_arg, Args, Days};
 use super::context::FunctionContext;
 use super::offers::{labels, offered_slots};
 use crate::retell::speech::Need;
 use callflow_actors::domain::availability::Unbookable;
 use callflow_actors::domain::extraction::TimeWish;
+use callflow_actors::domain::Staff;
 use callflow_actors::SlotQuery;
 use chrono::Duration;
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<Answer> {
     let service = match service_arg(ctx, args) {
@@ -42,11 +43,19 @@ pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<An
         to,
         wanted,
         window,
-        preferred_staff: staff_arg(ctx, args),
+        preferred_staff: None,
+        only_staff: None,
         language: Some(ctx.active.context.language),
         served_before: Vec::new(),
         other_branches: true,
     };
+    let person = match named_staff_arg(ctx, args, &service) {
+        Ok(person) => person,
+        Err(answer) => return Ok(answer),
+    };
+    if let Some(person) = person {
+        return with_person(ctx, &service.name, &person, query, single_day).await;
+    }
     let bookings = &ctx.app.bookings;
     let found = bookings.find(&query).await?;
     if found.slots.is_empty() && single_day {
@@ -89,4 +98,89 @@ pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<An
         .with("service", json!(service.name))
         .with("wanted_time_free", json!(found.wanted_free))
         .with("slots", offered_slots(ctx, &found)))
+}
+
+/// How many days ahead a named person's nearest times are looked for when they are not free
+/// when the caller wished.
+const PERSON_SEARCH_DAYS: i64 = 14;
+
+/// The caller asked for `person`: offer their times; when they are not free at the wished time
+/// (or day), say so, offer their nearest times and, second, someone else at the wished time.
+async fn with_person(
+    ctx: &FunctionContext<'_>,
+    service: &str,
+    person: &Staff,
+    query: SlotQuery,
+    single_day: bool,
+) -> anyhow::Result<Answer> {
+    let bookings = &ctx.app.bookings;
+    let theirs_query = SlotQuery {
+        only_staff: Some(person.id),
+        preferred_staff: Some(person.id),
+        other_branches: false,
+        ..query.clone()
+    };
+    let theirs = bookings.find(&theirs_query).await?;
+    let wished = query.wanted.is_some() || single_day;
+    if theirs.wanted_free || (!wished && !theirs.slots.is_empty()) {
+        let labels = labels(ctx, &theirs);
+        let message = match (theirs.wanted_free, labels.first()) {
+            (true, Some(first)) => ctx.tongue.wanted_free(first),
+            _ => ctx.tongue.staff_offer(&person.name, &labels),
+        };
+        return Ok(Answer::ok(message)
+            .with("service", json!(service))
+            .with("staff", json!(person.name))
+            .with("staff_free", json!(true))
+            .with("wanted_time_free", json!(theirs.wanted_free))
+            .with("slots", offered_slots(ctx, &theirs)));
+    }
+    // Not free when wished: their nearest times over the next days (the same time of day
+    // first), and who else is free at the wished time.
+    let theirs = if theirs.slots.is_empty() || query.wanted.is_some() {
+        let from = query.from.max(ctx.today());
+        let later = SlotQuery {
+            from,
+            to: from + Duration::days(PERSON_SEARCH_DAYS),
+            ..theirs_query
+        };
+        let mut later = bookings.find(&later).await?;
+        later.slots.retain(|s| Some(s.start) != query.wanted);
+        later
+    } else {
+        theirs
+    };
+    let mut others = bookings
+        .find(&SlotQuery {
+            other_branches: false,
+            ..query.clone()
+        })
+        .await?;
+    others
+        .slots
+        .retain(|s| s.staff_id != person.id && query.wanted.is_none_or(|wanted| s.start == wanted));
+    others.slots.truncate(2);
+    let wish = match query.wanted {
+        Some(at) => ctx.tongue.on_moment(at.with_timezone(&ctx.zone())),
+        None => ctx.tongue.on_day(query.from),
+    };
+    let others_said: Vec<String> = others
+        .slots
+        .iter()
+        .map(|s| ctx.tongue.with_person(&ctx.slot_label(s), &s.staff_name))
+        .collect();
+    let message =
+        ctx.tongue
+            .staff_not_free(&person.name, &wish, &labels(ctx, &theirs), &others_said);
+    let mut slots = offered_slots(ctx, &theirs);
+    let others_slots = offered_slots(ctx, &others);
+    if let (Value::Array(all), Value::Array(more)) = (&mut slots, others_slots) {
+        all.extend(more);
+    }
+    Ok(Answer::ok(message)
+        .with("service", json!(service))
+        .with("staff", json!(person.name))
+        .with("staff_free", json!(false))
+        .with("wanted_time_free", json!(false))
+        .with("slots", slots))
 }

@@ -46,9 +46,10 @@ pub fn booking_answer(
         BookingOutcome::Booked(a) | BookingOutcome::Replayed(a) => {
             let label = ctx.label(a.starts_at);
             let staff = ctx.staff_name(a.staff_id);
-            Answer::ok(ctx.tongue.booked(&label, &service.name, &staff))
+            let reference = reference(a.id);
+            Answer::ok(ctx.tongue.booked(&label, &service.name, &staff, &reference))
                 .with("appointment_id", json!(a.id))
-                .with("reference", json!(reference(a.id)))
+                .with("reference", json!(reference))
                 .with(
                     "start",
                     json!(a.starts_at.with_timezone(&ctx.zone()).to_rfc3339()),

@@ -26,8 +26,14 @@ pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<An
             (Some(slot.branch_id), Some(slot.staff_id), slot.start)
         }
         Some(_) => return Ok(Answer::need(ctx.tongue, "invalid_slot", Need::Slot)),
+        // A new time only: the practitioner stays unless the caller names another (a move to
+        // someone else is not what "move my appointment" means).
         None => match moment_arg(ctx, args) {
-            Ok(start) => (None, staff_arg(ctx, args), start),
+            Ok(start) => (
+                None,
+                Some(staff_arg(ctx, args).unwrap_or(old.staff_id)),
+                start,
+            ),
             Err(answer) => return Ok(answer),
         },
     };
@@ -52,14 +58,17 @@ pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<An
     if answer.code.is_some() {
         return Ok(answer);
     }
-    let label = answer
-        .fields
-        .get("label")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let field = |key: &str| {
+        answer
+            .fields
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (label, staff, reference) = (field("label"), field("staff"), field("reference"));
     Ok(Answer {
-        message: ctx.tongue.rescheduled(&label),
+        message: ctx.tongue.rescheduled(&label, &staff, &reference),
         ..answer
     }
     .with("previous_appointment_id", json!(old.id)))
