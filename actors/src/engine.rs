@@ -7,6 +7,7 @@ use crate::branch::{FindSlots, SlotSearch};
 use crate::call::{
     BookingTried, CallContext, CallSummary, EndCall, HoldSettled, HoldTaken, TouchCall,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::domain::availability::{branch_refuses, Interval, ServiceTiming, Slot, Unbookable};
 use crate::domain::calendar::{Hold, HoldId};
 use crate::domain::offer::OfferReason;
@@ -18,7 +19,7 @@ use crate::persistence::{CommitAppointment, CommitStatus, Flush, LogCall, Persis
 use crate::registry::{BranchInfo, Directory, LoadSummary, Registry, Reload, StartCall};
 use crate::settings::EngineSettings;
 use crate::staff::{
-    AppointmentCancelled, ConfirmHold, HoldRefused, HoldSlot, ReleaseHold, StaffActor,
+    AppointmentCancelled, ConfirmHold, ExpireHolds, HoldRefused, HoldSlot, ReleaseHold, StaffActor,
 };
 use crate::store::{CallLogWrite, Store, StoreError};
 use actix::prelude::*;
@@ -151,13 +152,26 @@ pub struct Engine {
     store: Arc<dyn Store>,
     settings: Arc<EngineSettings>,
     codec: SlotIdCodec,
+    clock: Arc<dyn Clock>,
 }
 
 impl Engine {
-    /// Starts the actors on an arbiter of their own and loads everything from the store.
+    /// Starts the actors on an arbiter of their own and loads everything from the store. Holds
+    /// expire by the system clock.
     pub async fn start(
         store: Arc<dyn Store>,
         settings: EngineSettings,
+    ) -> Result<Self, EngineError> {
+        Self::start_with_clock(store, settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Engine::start`] with hold expiry on `clock`: the server passes the clock its requests
+    /// read `now` from; tests pass a [`crate::clock::ManualClock`], advance it past the hold
+    /// lifetime and call [`Engine::expire_holds`] instead of sleeping.
+    pub async fn start_with_clock(
+        store: Arc<dyn Store>,
+        settings: EngineSettings,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, EngineError> {
         let settings = Arc::new(settings);
         let arbiter = Arbiter::new().handle();
@@ -169,14 +183,15 @@ impl Engine {
             })
         };
         let registry = {
-            let (store, settings, directory, actors) = (
+            let (store, settings, directory, actors, clock) = (
                 store.clone(),
                 settings.clone(),
                 directory.clone(),
                 arbiter.clone(),
+                clock.clone(),
             );
             Registry::start_in_arbiter(&arbiter, move |_| {
-                Registry::new(store, settings, directory, actors)
+                Registry::new(store, settings, directory, actors).with_clock(clock)
             })
         };
         registry.send(Reload { company: None }).await??;
@@ -188,6 +203,7 @@ impl Engine {
             store,
             settings,
             codec,
+            clock,
         })
     }
 
@@ -204,6 +220,28 @@ impl Engine {
     /// The settings the engine runs with.
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// The clock holds expire by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Removes, at every staff actor, the holds that have expired by the engine's clock; returns
+    /// how many. The system clock does this by timer; a manual clock arms none, so a test calls
+    /// this after advancing it. (An expired hold blocks no slot even before it is removed.)
+    pub async fn expire_holds(&self) -> Result<usize, EngineError> {
+        let actors: Vec<Addr<StaffActor>> = self
+            .directory
+            .staff
+            .iter()
+            .map(|e| e.addr.clone())
+            .collect();
+        let mut expired = 0;
+        for actor in actors {
+            expired += actor.send(ExpireHolds).await?;
+        }
+        Ok(expired)
     }
 
     /// Routes an inbound call (no mailbox round trip).

@@ -4,6 +4,7 @@
 
 use crate::branch::{BranchActor, BranchChanged, RosterEntry};
 use crate::call::{CallActor, CallContext};
+use crate::clock::{Clock, SystemClock};
 use crate::domain::*;
 use crate::routing_table::RoutingTable;
 use crate::settings::EngineSettings;
@@ -56,6 +57,8 @@ pub struct Registry {
     directory: Arc<Directory>,
     /// Where branch, staff and call actors run.
     arbiter: ArbiterHandle,
+    /// The clock the staff actors it starts expire holds by.
+    clock: Arc<dyn Clock>,
 }
 
 impl Registry {
@@ -71,7 +74,14 @@ impl Registry {
             settings,
             directory,
             arbiter,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same registry, starting staff actors that expire holds by `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -202,14 +212,15 @@ impl Registry {
                             addr
                         }
                         None => {
-                            let (store, rules, capacity) = (
+                            let (store, rules, capacity, clock) = (
                                 self.store.clone(),
                                 settings.rules,
                                 settings.mailbox_capacity,
+                                self.clock.clone(),
                             );
                             let (s, sch) = (staff_arc.clone(), schedule.clone());
                             Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-                                StaffActor::new(s, sch, rules, store, capacity)
+                                StaffActor::new(s, sch, rules, store, capacity).with_clock(clock)
                             })
                         }
                     };

@@ -1,10 +1,13 @@
 //! The staff actor: one per staff member, the only writer of that person's calendar.
 //!
 //! Its mailbox serialises every hold, booking and release, so two callers can never get the same
-//! slot on this node. Holds expire by timer, not when someone next looks. On (re)start it rebuilds
-//! its calendar from the store before it handles any message, so a crash loses nothing that was
-//! committed; uncommitted holds are lost, which is safe because booking re-checks in the database.
+//! slot on this node. Holds expire by a timer on the engine's clock, not when someone next looks
+//! (a manual clock arms no timer; [`ExpireHolds`] removes what it shows as lapsed). On (re)start
+//! it rebuilds its calendar from the store before it handles any message, so a crash loses
+//! nothing that was committed; uncommitted holds are lost, which is safe because booking
+//! re-checks in the database.
 
+use crate::clock::{Clock, SystemClock};
 use crate::domain::availability::{
     free_slots, is_bookable, next_free_slot, Interval, SchedulingRules, ServiceTiming, Slot,
     Unbookable, WorkPattern,
@@ -51,6 +54,8 @@ pub struct StaffActor {
     busy: Vec<Interval>,
     /// The one timer that expires holds, and the expiry it is set for.
     expiry_timer: Option<(DateTime<Utc>, SpawnHandle)>,
+    /// The time source hold expiry runs on.
+    clock: Arc<dyn Clock>,
 }
 
 impl StaffActor {
@@ -71,7 +76,15 @@ impl StaffActor {
             mailbox_capacity,
             busy: Vec::new(),
             expiry_timer: None,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same actor with hold expiry (and the window of its calendar load) on `clock`
+    /// instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn pattern(&self) -> WorkPattern<'_> {
@@ -115,6 +128,14 @@ impl StaffActor {
     /// Keeps exactly one timer, set for the earliest hold expiry. One timer per hold would pile
     /// up in the actor's context (each is polled on every wake-up), so a staff member with many
     /// short-lived holds would slow down with each one.
+    ///
+    /// The timer waits for, and expires by, the engine's clock rather than `Utc::now()`: a hold's
+    /// expiry is computed from the `now` of the request that took it, which the server reads from
+    /// that same clock, so expiry and the hold's deadline share one time source. It also lets a
+    /// test with a [`crate::clock::ManualClock`] decide when holds lapse instead of sleeping: such
+    /// a clock arms no timer, and [`ExpireHolds`] removes what it shows as expired. Whether a hold
+    /// still blocks its slot never depends on this purge: the calendar counts a hold only while
+    /// the `now` a request carries is before its expiry.
     fn arm_expiry_timer(&mut self, ctx: &mut Context<Self>) {
         let Some(next) = self.calendar.next_expiry() else {
             return;
@@ -127,16 +148,25 @@ impl StaffActor {
         if let Some((_, handle)) = self.expiry_timer.take() {
             ctx.cancel_future(handle);
         }
-        let after = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let Some(after) = self.clock.wait_until(next) else {
+            return; // A manual clock: `ExpireHolds` expires.
+        };
         let handle = ctx.run_later(after, |actor, ctx| {
             actor.expiry_timer = None;
-            for hold in actor.calendar.expire(Utc::now()) {
-                metrics::counter!(m::HOLDS_EXPIRED_TOTAL).increment(1);
-                tracing::debug!(staff_id = %actor.staff.id, hold = hold.id.0, owner = %hold.owner, "hold expired");
-            }
+            actor.expire_holds();
             actor.arm_expiry_timer(ctx);
         });
         self.expiry_timer = Some((next, handle));
+    }
+
+    /// Removes the holds that have expired by the clock's time; returns how many.
+    fn expire_holds(&mut self) -> usize {
+        let expired = self.calendar.expire(self.clock.now());
+        for hold in &expired {
+            metrics::counter!(m::HOLDS_EXPIRED_TOTAL).increment(1);
+            tracing::debug!(staff_id = %self.staff.id, hold = hold.id.0, owner = %hold.owner, "hold expired");
+        }
+        expired.len()
     }
 }
 
@@ -147,7 +177,7 @@ impl Actor for StaffActor {
         ctx.set_mailbox_capacity(self.mailbox_capacity);
         let store = self.store.clone();
         let staff_id = self.staff.id;
-        let now = Utc::now();
+        let now = self.clock.now();
         let horizon = ChronoDuration::days(i64::from(self.rules.booking_horizon_days) + 2);
         // Handle nothing until the calendar is loaded: answers before that would offer taken slots.
         ctx.wait(
@@ -499,6 +529,23 @@ impl Handler<SimulateFailure> for StaffActor {
     fn handle(&mut self, _: SimulateFailure, ctx: &mut Self::Context) {
         tracing::warn!(staff_id = %self.staff.id, "simulated failure");
         ctx.stop();
+    }
+}
+
+/// Removes the holds that have expired by the engine's clock now; answers how many. The timer
+/// does this by itself on the system clock; with a manual clock, which arms no timer, a test
+/// sends it after advancing the clock.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct ExpireHolds;
+
+impl Handler<ExpireHolds> for StaffActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: ExpireHolds, ctx: &mut Self::Context) -> usize {
+        let expired = self.expire_holds();
+        self.arm_expiry_timer(ctx);
+        expired
     }
 }
 

@@ -2,6 +2,7 @@
 //! contention, hold expiry, call ends, live reloads and an actor failing mid-load.
 
 use callflow_actors::call::CallContext;
+use callflow_actors::clock::{Clock, ManualClock};
 use callflow_actors::domain::routing::{InboundCall, RouteMethod, Routing};
 use callflow_actors::domain::*;
 use callflow_actors::memory_store::MemoryStore;
@@ -132,6 +133,20 @@ async fn start(settings: EngineSettings) -> (Engine, Arc<MemoryStore>, Fixture) 
     let f = fixture();
     seed(&store, &f).await;
     let engine = Engine::start(store.clone(), settings)
+        .await
+        .expect("engine starts");
+    (engine, store, f)
+}
+
+/// [`start`] with the engine's holds expiring by `clock`.
+async fn start_with_clock(
+    settings: EngineSettings,
+    clock: Arc<dyn Clock>,
+) -> (Engine, Arc<MemoryStore>, Fixture) {
+    let store = Arc::new(MemoryStore::new());
+    let f = fixture();
+    seed(&store, &f).await;
+    let engine = Engine::start_with_clock(store.clone(), settings, clock)
         .await
         .expect("engine starts");
     (engine, store, f)
@@ -354,14 +369,12 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
 }
 
 #[actix_rt::test]
-async fn a_hold_expires_by_timer_and_only_its_owner_may_release_it() {
-    let settings = EngineSettings {
-        hold_ttl: StdDuration::from_millis(150),
-        ..EngineSettings::default()
-    };
-    let (engine, _, f) = start(settings).await;
+async fn a_hold_blocks_others_until_it_expires_by_the_engine_clock() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let (engine, _, f) = start_with_clock(EngineSettings::default(), clock.clone()).await;
+    let ttl = Duration::from_std(engine.settings().hold_ttl).expect("a ttl of minutes");
     let availability = engine
-        .find_slots(&query(&f, booking_day(), None), Utc::now())
+        .find_slots(&query(&f, booking_day(), None), clock.now())
         .await
         .expect("slots");
     let slot = engine
@@ -369,34 +382,30 @@ async fn a_hold_expires_by_timer_and_only_its_owner_may_release_it() {
         .decode(&availability.slots[0].slot_id)
         .expect("ours");
     let caller = CallId::parse("call_hold").expect("valid");
-    let hold = engine
-        .hold(&caller, &slot, Utc::now())
+    engine
+        .hold(&caller, &slot, clock.now())
         .await
         .expect("engine")
         .expect("held");
     let stranger = CallId::parse("call_other").expect("valid");
-    assert!(
+    let stranger_holds = async || {
         engine
-            .hold(&stranger, &slot, Utc::now())
+            .hold(&stranger, &slot, clock.now())
             .await
             .expect("engine")
-            .is_err(),
-        "held by someone else"
-    );
+            .is_ok()
+    };
+    assert!(!stranger_holds().await, "held by someone else");
+    // A second before its expiry the hold still blocks the slot and is not removed.
+    clock.advance(ttl - Duration::seconds(1));
+    assert!(!stranger_holds().await, "still held");
+    assert_eq!(engine.expire_holds().await.expect("actors answer"), 0);
     assert_eq!(calendar_size(&engine, slot.staff_id).await.1, 1);
-    let _ = hold;
-    assert!(
-        eventually(async || calendar_size(&engine, slot.staff_id).await.1 == 0).await,
-        "the hold expired by itself"
-    );
-    assert!(
-        engine
-            .hold(&stranger, &slot, Utc::now())
-            .await
-            .expect("engine")
-            .is_ok(),
-        "free again"
-    );
+    // At its expiry it lapses: nothing sleeps, the clock moved.
+    clock.advance(Duration::seconds(1));
+    assert_eq!(engine.expire_holds().await.expect("actors answer"), 1);
+    assert_eq!(calendar_size(&engine, slot.staff_id).await.1, 0, "expired");
+    assert!(stranger_holds().await, "free again");
 }
 
 #[actix_rt::test]
