@@ -202,6 +202,7 @@ mod tests {
         CallbackStatus, CompanyId, Customer, CustomerId, E164Number, Priority,
     };
     use callflow_actors::memory_store::MemoryStore;
+    use callflow_actors::store::prelude::*;
     use chrono::{Duration, TimeZone};
 
     fn opening<'a>(store: &'a MemoryStore, events: &'a Events) -> Opening<'a> {

@@ -1,5 +1,6 @@
 //! The database: connecting (with retry at start), migrations, and the SQL implementation of
-//! the engine's `Store` for SQLite and Postgres. The URL's scheme picks the backend.
+//! every store role (`callflow_actors::store`) for SQLite and Postgres. The URL's scheme picks
+//! the backend.
 
 mod migrations;
 mod postgres;
