@@ -22,7 +22,7 @@ use callflow_actors::domain::callback::{CallbackDraft, CallbackPolicy};
 use callflow_actors::domain::sla::{SlaRules, SlaSchedule, Source, Watch};
 use callflow_actors::domain::*;
 use callflow_actors::memory_store::MemoryStore;
-use callflow_actors::Store;
+use callflow_actors::store::prelude::*;
 use chrono::{DateTime, Duration, Utc};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;

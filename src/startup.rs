@@ -89,7 +89,9 @@ impl Application {
         {
             tracing::info!("empty database: seeded the demo company \"Zahnarztpraxis Dr. Müller\"");
         }
-        let engine = Engine::start(store.clone(), config.engine_settings()).await?;
+        let engine =
+            Engine::start_with_clock(store.clone(), config.engine_settings(), clock.clone())
+                .await?;
         let redis = RedisHolds::connect(&config.redis).await?;
         let events = Events::new();
         let app = crate::app::App::new(

@@ -105,7 +105,7 @@ pub struct CallbackCursor {
     pub id: CallbackId,
 }
 
-/// Which audit entries [`crate::Store::find_audit`] returns, newest first.
+/// Which audit entries [`crate::store::AuditStore::find_audit`] returns, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     /// Only this kind of entity (`branch`, `callback`, …).
@@ -132,7 +132,7 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
-/// Which appointments [`crate::Store::find_appointments`] returns, by start time then id.
+/// Which appointments [`crate::store::AdminStore::find_appointments`] returns, by start time then id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppointmentFilter {
     /// Only at this branch.
@@ -153,7 +153,7 @@ pub struct AppointmentFilter {
     pub limit: u32,
 }
 
-/// Which customers [`crate::Store::find_customers`] returns, by phone number.
+/// Which customers [`crate::store::AdminStore::find_customers`] returns, by phone number.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomerFilter {
     /// Only the customer with this number.

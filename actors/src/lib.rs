@@ -4,7 +4,7 @@
 //! Each branch, staff member and active call is an actor; a registry routes calls and starts
 //! the others; a persistence actor writes through to the store. Business rules live in
 //! `domain` as plain functions; the actors only carry out their decisions. This crate knows
-//! nothing about HTTP or SQL: the server implements [`store::Store`] for SQLite and Postgres.
+//! nothing about HTTP or SQL: the server implements the [`store`] roles for SQLite and Postgres.
 
 pub mod admin_query;
 pub mod branch;
@@ -26,5 +26,7 @@ pub use engine::{
 };
 pub use settings::EngineSettings;
 pub use store::{
-    CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError, StoreResult,
+    AdminStore, AppointmentStore, AssignmentStore, AuditStore, CallLogStore, CallLogWrite,
+    CallbackFilter, CallbackStore, CatalogueStore, CustomerStore, HealthStore, MergeCallback,
+    Opened, Recorded, SlaStore, Store, StoreError, StoreResult, TokenStore,
 };

@@ -1,13 +1,12 @@
-//! An in-memory `Store`, for engine tests and benchmarks that need no database. It follows the
+//! An in-memory store (every role of [`crate::store`]), for engine tests and benchmarks that need no database. It follows the
 //! same contract as the SQL stores (atomic overlap check, idempotency keys, event dedupe), and
 //! can be told to fail, to test how the engine copes with an unavailable database.
 
 use crate::admin_query::*;
 use crate::domain::sla::CallbackEscalation;
 use crate::domain::*;
-use crate::store::{
-    CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded, Store, StoreError, StoreResult,
-};
+use crate::store::prelude::*;
+use crate::store::{CallLogWrite, CallbackFilter, MergeCallback, Opened, Recorded};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -134,11 +133,14 @@ impl Tables {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl HealthStore for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
         self.lock().map(|_| ())
     }
+}
 
+#[async_trait]
+impl CatalogueStore for MemoryStore {
     async fn upsert_company(&self, company: &Company) -> StoreResult<()> {
         self.lock()?.companies.insert(company.id, company.clone());
         Ok(())
@@ -204,6 +206,37 @@ impl Store for MemoryStore {
         Ok(all)
     }
 
+    async fn staff_member(&self, company: CompanyId, id: StaffId) -> StoreResult<Option<Staff>> {
+        let tables = self.lock()?;
+        Ok(tables
+            .staff
+            .get(&id)
+            .filter(|s| {
+                tables
+                    .branches
+                    .get(&s.branch_id)
+                    .is_some_and(|b| b.company_id == company)
+            })
+            .cloned())
+    }
+
+    async fn company_staff(&self, company: CompanyId) -> StoreResult<Vec<Staff>> {
+        let tables = self.lock()?;
+        let mut all: Vec<Staff> = tables
+            .staff
+            .values()
+            .filter(|s| {
+                tables
+                    .branches
+                    .get(&s.branch_id)
+                    .is_some_and(|b| b.company_id == company)
+            })
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
     async fn upsert_service(&self, service: &Service) -> StoreResult<()> {
         self.lock()?.services.insert(service.id, service.clone());
         Ok(())
@@ -220,47 +253,16 @@ impl Store for MemoryStore {
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all)
     }
+}
 
-    async fn upsert_customer(&self, customer: &Customer) -> StoreResult<()> {
-        let mut tables = self.lock()?;
-        let clash = tables.customers.values().any(|c| {
-            c.id != customer.id && c.company_id == customer.company_id && c.phone == customer.phone
-        });
-        if clash {
-            return Err(StoreError::Conflict(
-                "a customer with this phone number exists".into(),
-            ));
-        }
-        tables.customers.insert(customer.id, customer.clone());
-        Ok(())
-    }
-
-    async fn record_failed_booking(&self, customer: CustomerId) -> StoreResult<()> {
-        if let Some(c) = self.lock()?.customers.get_mut(&customer) {
-            c.failed_booking_count = c.failed_booking_count.saturating_add(1);
-        }
-        Ok(())
-    }
-
+#[async_trait]
+impl AppointmentStore for MemoryStore {
     async fn call_has_booking(&self, call: &CallId) -> StoreResult<bool> {
         Ok(self
             .lock()?
             .appointments
             .values()
             .any(|a| a.source_call_id.as_ref() == Some(call) && a.is_active()))
-    }
-
-    async fn customer_by_phone(
-        &self,
-        company: CompanyId,
-        phone: &E164Number,
-    ) -> StoreResult<Option<Customer>> {
-        Ok(self
-            .lock()?
-            .customers
-            .values()
-            .find(|c| c.company_id == company && &c.phone == phone)
-            .cloned())
     }
 
     async fn insert_appointment(&self, a: &Appointment) -> StoreResult<Appointment> {
@@ -357,7 +359,10 @@ impl Store for MemoryStore {
             a.clone()
         }))
     }
+}
 
+#[async_trait]
+impl CallLogStore for MemoryStore {
     async fn upsert_call(&self, call: &Call) -> StoreResult<()> {
         self.lock()?.upsert_call(call);
         Ok(())
@@ -444,7 +449,56 @@ impl Store for MemoryStore {
             .max_by_key(|(at, _)| *at)
             .map(|(_, b)| b))
     }
+}
 
+#[async_trait]
+impl CustomerStore for MemoryStore {
+    async fn upsert_customer(&self, customer: &Customer) -> StoreResult<()> {
+        let mut tables = self.lock()?;
+        let clash = tables.customers.values().any(|c| {
+            c.id != customer.id && c.company_id == customer.company_id && c.phone == customer.phone
+        });
+        if clash {
+            return Err(StoreError::Conflict(
+                "a customer with this phone number exists".into(),
+            ));
+        }
+        tables.customers.insert(customer.id, customer.clone());
+        Ok(())
+    }
+
+    async fn record_failed_booking(&self, customer: CustomerId) -> StoreResult<()> {
+        if let Some(c) = self.lock()?.customers.get_mut(&customer) {
+            c.failed_booking_count = c.failed_booking_count.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    async fn customer_by_phone(
+        &self,
+        company: CompanyId,
+        phone: &E164Number,
+    ) -> StoreResult<Option<Customer>> {
+        Ok(self
+            .lock()?
+            .customers
+            .values()
+            .find(|c| c.company_id == company && &c.phone == phone)
+            .cloned())
+    }
+
+    async fn customer(&self, company: CompanyId, id: CustomerId) -> StoreResult<Option<Customer>> {
+        Ok(self
+            .lock()?
+            .customers
+            .get(&id)
+            .filter(|c| c.company_id == company)
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl CallbackStore for MemoryStore {
     async fn insert_callback(&self, callback: &CallbackRequest) -> StoreResult<()> {
         self.lock()?.callbacks.insert(callback.id, callback.clone());
         Ok(())
@@ -559,7 +613,10 @@ impl Store for MemoryStore {
         };
         Ok(true)
     }
+}
 
+#[async_trait]
+impl AssignmentStore for MemoryStore {
     async fn open_callback_counts(&self, company: CompanyId) -> StoreResult<Vec<(StaffId, u32)>> {
         let mut counts: HashMap<StaffId, u32> = HashMap::new();
         for c in self.lock()?.callbacks.values() {
@@ -588,7 +645,10 @@ impl Store for MemoryStore {
             .map(|(_, s)| s)
             .collect())
     }
+}
 
+#[async_trait]
+impl SlaStore for MemoryStore {
     async fn watched_callbacks(
         &self,
         after: Option<(DateTime<Utc>, CallbackId)>,
@@ -657,7 +717,10 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+}
 
+#[async_trait]
+impl TokenStore for MemoryStore {
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()> {
         self.lock()?.tokens.push(token.clone());
         Ok(())
@@ -671,7 +734,10 @@ impl Store for MemoryStore {
             .find(|t| t.token_hash == hash && t.revoked_at.is_none())
             .cloned())
     }
+}
 
+#[async_trait]
+impl AuditStore for MemoryStore {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
         self.lock()?.audit.push(entry.clone());
         Ok(())
@@ -718,7 +784,10 @@ impl Store for MemoryStore {
             })
             .collect())
     }
+}
 
+#[async_trait]
+impl AdminStore for MemoryStore {
     async fn callback_stats(
         &self,
         company: CompanyId,
@@ -784,15 +853,6 @@ impl Store for MemoryStore {
         }
         tables.tokens.retain(|t| t.branch_id != Some(branch));
         Ok(Deleted::Deleted)
-    }
-
-    async fn customer(&self, company: CompanyId, id: CustomerId) -> StoreResult<Option<Customer>> {
-        Ok(self
-            .lock()?
-            .customers
-            .get(&id)
-            .filter(|c| c.company_id == company)
-            .cloned())
     }
 
     async fn find_customers(

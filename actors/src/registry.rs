@@ -133,12 +133,15 @@ async fn snapshot(store: Arc<dyn Store>, only: Option<CompanyId>) -> Result<Snap
         .into_iter()
         .filter(|n| only.is_none_or(|id| id == n.company_id))
         .collect();
-    let staff: Vec<Staff> = store
-        .list_staff(None)
-        .await?
-        .into_iter()
-        .filter(|s| branches.iter().any(|b| b.id == s.branch_id))
-        .collect();
+    let staff: Vec<Staff> = match only {
+        Some(company) => store.company_staff(company).await?,
+        None => store
+            .list_staff(None)
+            .await?
+            .into_iter()
+            .filter(|s| branches.iter().any(|b| b.id == s.branch_id))
+            .collect(),
+    };
     let mut services = HashMap::new();
     for company in &companies {
         services.insert(company.id, store.list_services(company.id).await?);

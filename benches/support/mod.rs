@@ -5,7 +5,7 @@
 
 use callflow_actors::domain::*;
 use callflow_actors::memory_store::MemoryStore;
-use callflow_actors::Store;
+use callflow_actors::store::prelude::*;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 

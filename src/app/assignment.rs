@@ -102,16 +102,15 @@ async fn from_store(
         .into_iter()
         .filter(|b| callback.branch_id.is_none_or(|id| id == b.id))
         .collect();
-    let mut staff: Vec<(Staff, usize)> = Vec::new();
-    for (index, branch) in branches.iter().enumerate() {
-        staff.extend(
-            store
-                .list_staff(Some(branch.id))
-                .await?
-                .into_iter()
-                .map(|s| (s, index)),
-        );
-    }
+    let staff: Vec<(Staff, usize)> = store
+        .company_staff(callback.company_id)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            let index = branches.iter().position(|b| b.id == s.branch_id)?;
+            Some((s, index))
+        })
+        .collect();
     let services = store.list_services(callback.company_id).await?;
     Ok((branches, staff, services))
 }

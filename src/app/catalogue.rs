@@ -71,21 +71,6 @@ impl Catalogue {
         company: CompanyId,
         id: StaffId,
     ) -> Result<Option<Staff>, StoreError> {
-        staff_member(&*self.store, company, id).await
+        self.store.staff_member(company, id).await
     }
-}
-
-/// The staff member `id` of `company`, if there is one.
-pub async fn staff_member(
-    store: &dyn Store,
-    company: CompanyId,
-    id: StaffId,
-) -> Result<Option<Staff>, StoreError> {
-    for branch in store.list_branches(Some(company)).await? {
-        let staff = store.list_staff(Some(branch.id)).await?;
-        if let Some(member) = staff.into_iter().find(|s| s.id == id) {
-            return Ok(Some(member));
-        }
-    }
-    Ok(None)
 }

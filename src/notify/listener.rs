@@ -101,17 +101,14 @@ impl OutboxListener {
     /// The staff an alert may go to: the callback's branch, or the whole company when the
     /// event names no branch of it.
     async fn staff_of(&self, event: &DomainEvent) -> Result<Vec<Staff>, StoreError> {
-        let branches = self.store.list_branches(Some(event.company_id)).await?;
         let named = id_field(&event.data, "branch_id").map(BranchId);
-        let wanted: Vec<BranchId> = match named.filter(|b| branches.iter().any(|x| x.id == *b)) {
-            Some(branch) => vec![branch],
-            None => branches.iter().map(|b| b.id).collect(),
-        };
-        let mut staff = Vec::new();
-        for branch in wanted {
-            staff.extend(self.store.list_staff(Some(branch)).await?);
+        if let Some(branch) = named {
+            let branches = self.store.list_branches(Some(event.company_id)).await?;
+            if branches.iter().any(|b| b.id == branch) {
+                return self.store.list_staff(Some(branch)).await;
+            }
         }
-        Ok(staff)
+        self.store.company_staff(event.company_id).await
     }
 }
 

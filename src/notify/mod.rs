@@ -17,7 +17,8 @@
 pub mod backoff;
 pub mod listener;
 pub mod message;
-pub mod outbox;
+/// The notification tables live with the rest of the SQL, in the store module.
+pub use crate::store::outbox;
 pub mod send;
 pub mod signature;
 pub mod target;

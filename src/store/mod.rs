@@ -1,7 +1,9 @@
 //! The database: connecting (with retry at start), migrations, and the SQL implementation of
-//! the engine's `Store` for SQLite and Postgres. The URL's scheme picks the backend.
+//! every store role (`callflow_actors::store`) for SQLite and Postgres, and the notification
+//! tables ([`outbox`]). The URL's scheme picks the backend.
 
 mod migrations;
+pub mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -1,5 +1,5 @@
-//! One conformance suite for the `Store`, run against every backend: the engine must not be able
-//! to tell SQLite from Postgres.
+//! One conformance suite for the `Store`, run against every implementation: the in-memory
+//! store, SQLite and Postgres. The engine and the server must not be able to tell them apart.
 
 use callflow::seed::{self, Demo};
 use callflow_actors::domain::callback::{merge, new_callback, CallbackDraft, CallbackPolicy};
@@ -8,9 +8,18 @@ use callflow_actors::{CallLogWrite, CallbackFilter, Opened, Recorded, Store, Sto
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 
-/// Generates one test per case and backend: `sqlite::case` and `postgres::case`.
+/// Generates one test per case and implementation: `memory::case`, `sqlite::case` and
+/// `postgres::case`.
 macro_rules! conformance {
     ($($case:ident),+ $(,)?) => {
+        mod memory {
+            $(
+                #[actix_web::test]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(callflow_actors::memory_store::MemoryStore::new())).await;
+                }
+            )+
+        }
         mod sqlite {
             $(
                 #[actix_web::test]
@@ -59,6 +68,7 @@ conformance!(
     open_callbacks_are_counted_per_assignee_and_paged_by_deadline,
     an_escalation_is_written_with_its_callback_or_not_at_all,
     staff_who_served_a_customer_come_most_recent_first,
+    staff_are_found_by_company_and_never_across_companies,
 );
 
 async fn seeded(store: &Arc<dyn Store>) -> Demo {
@@ -1151,4 +1161,85 @@ async fn staff_who_served_a_customer_come_most_recent_first(store: Arc<dyn Store
         .await
         .expect("read")
         .is_empty());
+}
+
+async fn staff_are_found_by_company_and_never_across_companies(store: Arc<dyn Store>) {
+    let demo = seeded(&store).await;
+    let other = Company {
+        id: CompanyId::new(),
+        name: "Other".into(),
+        slug: "other".into(),
+        default_branch_id: None,
+    };
+    store.upsert_company(&other).await.expect("other company");
+    let branch = Branch {
+        id: BranchId::new(),
+        company_id: other.id,
+        slug: "elsewhere".into(),
+        fallback_branch_id: None,
+        ..demo.branches[0].clone()
+    };
+    store.upsert_branch(&branch).await.expect("other branch");
+    let stranger = Staff {
+        id: StaffId::new(),
+        branch_id: branch.id,
+        name: "Fremde Kraft".into(),
+        ..demo.staff[0].clone()
+    };
+    store.upsert_staff(&stranger).await.expect("other staff");
+
+    let by_id = |mut staff: Vec<Staff>| {
+        staff.sort_by_key(|s| s.id);
+        staff
+    };
+    assert_eq!(
+        by_id(store.company_staff(demo.company.id).await.expect("staff")),
+        by_id(demo.staff.clone()),
+        "every branch's staff, and only the company's"
+    );
+    assert_eq!(
+        store.company_staff(other.id).await.expect("staff"),
+        vec![stranger.clone()]
+    );
+    assert_eq!(
+        store.company_staff(CompanyId::new()).await.expect("staff"),
+        Vec::<Staff>::new()
+    );
+
+    for member in &demo.staff {
+        assert_eq!(
+            store
+                .staff_member(demo.company.id, member.id)
+                .await
+                .expect("read")
+                .as_ref(),
+            Some(member)
+        );
+        assert_eq!(
+            store.staff_member(other.id, member.id).await.expect("read"),
+            None,
+            "another company's staff member is invisible"
+        );
+    }
+    assert_eq!(
+        store
+            .staff_member(other.id, stranger.id)
+            .await
+            .expect("read"),
+        Some(stranger.clone())
+    );
+    assert_eq!(
+        store
+            .staff_member(demo.company.id, stranger.id)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .staff_member(demo.company.id, StaffId::new())
+            .await
+            .expect("read"),
+        None
+    );
 }

@@ -103,7 +103,7 @@ impl Callbacks {
         company: CompanyId,
         id: StaffId,
     ) -> Result<Option<Staff>, StoreError> {
-        super::catalogue::staff_member(&*self.store, company, id).await
+        self.store.staff_member(company, id).await
     }
 
     fn names(&self, callback: &CallbackRequest) -> Names {

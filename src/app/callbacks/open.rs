@@ -154,7 +154,7 @@ mod tests {
         CallbackStatus, CompanyId, Customer, CustomerId, E164Number, Priority,
     };
     use callflow_actors::memory_store::MemoryStore;
-    use callflow_actors::Store;
+    use callflow_actors::store::prelude::*;
     use chrono::{Duration, TimeZone};
     use std::sync::Arc;
 

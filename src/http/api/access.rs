@@ -57,12 +57,11 @@ pub async fn branches(state: &AppState, company: CompanyId) -> Result<Vec<Branch
 
 /// The company's staff members (all branches).
 pub async fn company_staff(state: &AppState, company: CompanyId) -> Result<Vec<Staff>, ApiError> {
-    let branches = branches(state, company).await?;
-    let all = state.store.list_staff(None).await.map_err(store_error)?;
-    Ok(all
-        .into_iter()
-        .filter(|s| branches.iter().any(|b| b.id == s.branch_id))
-        .collect())
+    state
+        .store
+        .company_staff(company)
+        .await
+        .map_err(store_error)
 }
 
 /// The branch `raw` (id or slug) of the caller's company that the caller may see; 404 otherwise.

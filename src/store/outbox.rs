@@ -1,11 +1,12 @@
-//! The notification tables: subscriptions, the delivery outbox and the attempt log.
+//! The notification tables: subscriptions, the delivery outbox and the attempt log (used by
+//! `crate::notify`, which re-exports this module as `notify::outbox`).
 //!
 //! One set of statements for both backends (`$N` placeholders, `RETURNING`, `ON CONFLICT`);
 //! [`on_pool!`] instantiates each for the pool at hand. Times are computed in Rust and bound,
 //! so no SQL date function differs between SQLite and Postgres.
 
-use super::target::Kind;
-use crate::store::Database;
+use super::Database;
+use crate::notify::target::Kind;
 use callflow_actors::domain::CompanyId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
