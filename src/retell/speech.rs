@@ -315,6 +315,40 @@ impl Tongue {
         said
     }
 
+    /// Several times said as a receptionist would, each day once: "Mittwoch, 9. Dezember um
+    /// 8:15, 8:30 oder 10:00 Uhr oder Donnerstag, 10. Dezember um 9:00 Uhr" / "Wednesday,
+    /// December 9 at 8:15, 8:30 or 10:00 AM or …". Times keep their order; a day's times are
+    /// grouped where they first appear.
+    pub fn moments(self, times: &[DateTime<Tz>]) -> String {
+        let mut days: Vec<(NaiveDate, Vec<NaiveTime>)> = Vec::new();
+        for at in times {
+            match days.iter_mut().find(|(day, _)| *day == at.date_naive()) {
+                Some((_, on_day)) => on_day.push(at.time()),
+                None => days.push((at.date_naive(), vec![at.time()])),
+            }
+        }
+        let joiner = match self {
+            Tongue::De => "um",
+            Tongue::En => "at",
+        };
+        let said: Vec<String> = days
+            .iter()
+            .map(|(day, on_day)| {
+                let clock: Vec<String> = match self {
+                    // "8:15, 8:30 oder 10:00 Uhr": "Uhr" once, at the end.
+                    Tongue::De => on_day.iter().map(|t| short(*t)).collect(),
+                    Tongue::En => on_day.iter().map(|t| self.time(*t)).collect(),
+                };
+                let unit = match self {
+                    Tongue::De => " Uhr",
+                    Tongue::En => "",
+                };
+                format!("{} {joiner} {}{unit}", self.date(*day), self.or(&clock))
+            })
+            .collect();
+        self.or(&said)
+    }
+
     /// "am Dienstag, 8. Dezember" / "on Tuesday, December 8".
     pub fn on_day(self, date: NaiveDate) -> String {
         match self {
@@ -520,6 +554,26 @@ mod tests {
             Tongue::En.moment(afternoon),
             "Tuesday, December 1 at 2:00 PM"
         );
+    }
+
+    #[test]
+    fn several_times_say_each_day_once() {
+        let at = |d: u32, h: u32, m: u32| {
+            Berlin
+                .with_ymd_and_hms(2026, 12, d, h, m, 0)
+                .single()
+                .expect("valid")
+        };
+        let times = [at(9, 8, 15), at(9, 8, 30), at(10, 14, 0), at(9, 10, 0)];
+        assert_eq!(
+            Tongue::De.moments(&times),
+            "Mittwoch, 9. Dezember um 8:15, 8:30 oder 10:00 Uhr oder Donnerstag, 10. Dezember um 14:00 Uhr"
+        );
+        assert_eq!(
+            Tongue::En.moments(&times[..2]),
+            "Wednesday, December 9 at 8:15 AM or 8:30 AM"
+        );
+        assert_eq!(spelled("7F3A"), "7 F 3 A");
     }
 
     #[test]

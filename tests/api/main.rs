@@ -5,6 +5,7 @@ mod admin_store;
 mod bench_static;
 mod callbacks_api;
 mod cli;
+mod conversation;
 mod engine_contention;
 mod health;
 mod helpers;

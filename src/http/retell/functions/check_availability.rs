@@ -126,7 +126,15 @@ async fn with_person(
         let labels = labels(ctx, &theirs);
         let message = match (theirs.wanted_free, labels.first()) {
             (true, Some(first)) => ctx.tongue.wanted_free(first),
-            _ => ctx.tongue.staff_offer(&person.name, &labels),
+            _ => {
+                let times: Vec<_> = theirs
+                    .slots
+                    .iter()
+                    .map(|s| s.start.with_timezone(&ctx.zone()))
+                    .collect();
+                ctx.tongue
+                    .staff_offer(&person.name, &[ctx.tongue.moments(&times)])
+            }
         };
         return Ok(Answer::ok(message)
             .with("service", json!(service))
@@ -164,14 +172,27 @@ async fn with_person(
         Some(at) => ctx.tongue.on_moment(at.with_timezone(&ctx.zone())),
         None => ctx.tongue.on_day(query.from),
     };
+    // At the wished time only the person differs; on a wished day each has its time.
     let others_said: Vec<String> = others
         .slots
         .iter()
-        .map(|s| ctx.tongue.with_person(&ctx.slot_label(s), &s.staff_name))
+        .map(|s| match query.wanted {
+            Some(_) => s.staff_name.clone(),
+            None => ctx.tongue.with_person(&ctx.slot_label(s), &s.staff_name),
+        })
         .collect();
-    let message =
-        ctx.tongue
-            .staff_not_free(&person.name, &wish, &labels(ctx, &theirs), &others_said);
+    let their_times: Vec<_> = theirs
+        .slots
+        .iter()
+        .map(|s| s.start.with_timezone(&ctx.zone()))
+        .collect();
+    let theirs_said: Vec<String> = match their_times.is_empty() {
+        true => Vec::new(),
+        false => vec![ctx.tongue.moments(&their_times)],
+    };
+    let message = ctx
+        .tongue
+        .staff_not_free(&person.name, &wish, &theirs_said, &others_said);
     let mut slots = offered_slots(ctx, &theirs);
     let others_slots = offered_slots(ctx, &others);
     if let (Value::Array(all), Value::Array(more)) = (&mut slots, others_slots) {

@@ -1,0 +1,214 @@
+//! The conversation as a caller has it: signed custom functions through HTTP, in German and
+//! English, each answer judged as the sentence the agent will speak (who, when, why not).
+
+use crate::helpers::{spawn_app, TestApp};
+use callflow::retell::signature;
+use chrono::{Datelike, Duration, Utc, Weekday};
+use chrono_tz::Europe::Berlin;
+use serde_json::{json, Value};
+
+const DEMO_KEY: &str = "demo-retell-key-change-me";
+/// Jürgen Weiß, a German-speaking customer of the demo.
+const GERMAN_CALLER: &str = "+4915123456789";
+/// A caller from the UK: answered in English.
+const ENGLISH_CALLER: &str = "+447700900123";
+
+/// Calls function `name` of call `call_id` from `from` to the Berlin branch.
+async fn say(app: &TestApp, from: &str, call_id: &str, name: &str, args: Value) -> Value {
+    let body = json!({
+        "name": name,
+        "call": {"call_id": call_id, "from_number": from, "to_number": "+493012345678",
+                 "metadata": {"tenant_id": "praxis-mueller-berlin"}},
+        "args": args
+    })
+    .to_string();
+    let header = signature::sign(
+        body.as_bytes(),
+        DEMO_KEY.as_bytes(),
+        Utc::now().timestamp_millis(),
+    );
+    let request = app
+        .request(
+            awc::http::Method::POST,
+            &format!("/retell/functions/{name}"),
+        )
+        .content_type("application/json")
+        .insert_header(("X-Retell-Signature", header));
+    let answer = app.send(request, Some(body.into_bytes())).await;
+    assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+    answer.json()
+}
+
+fn message(answer: &Value) -> &str {
+    answer["message"].as_str().unwrap_or_default()
+}
+
+/// A Tuesday at least five days ahead, clear of the demo's holidays: Dr. Weber (Mon, Wed,
+/// Thu) does not work, everyone else does.
+fn tuesday() -> String {
+    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
+    while day.weekday() != Weekday::Tue
+        || (day.month() == 12 && day.day() >= 22)
+        || (day.month() == 1 && day.day() <= 6)
+    {
+        day += Duration::days(1);
+    }
+    day.format("%Y-%m-%d").to_string()
+}
+
+#[actix_web::test]
+async fn a_named_practitioner_who_is_free_is_the_one_offered() {
+    let app = spawn_app().await;
+    let answer = say(
+        &app,
+        GERMAN_CALLER,
+        "call_conv_named_free",
+        "check_availability",
+        json!({"service": "Kontrolle", "date": tuesday(), "time": "10:00",
+               "staff": "Frau Dr. Schmidt"}),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["staff_free"], true, "{answer}");
+    assert_eq!(answer["wanted_time_free"], true, "{answer}");
+    for slot in answer["slots"].as_array().expect("slots") {
+        assert_eq!(slot["staff"], "Dr. Anna Schmidt", "{answer}");
+    }
+    assert!(message(&answer).contains("ist frei"), "{answer}");
+}
+
+#[actix_web::test]
+async fn a_named_practitioner_who_is_not_in_is_said_so_with_their_times_and_someone_else() {
+    let app = spawn_app().await;
+    let answer = say(
+        &app,
+        GERMAN_CALLER,
+        "call_conv_named_away",
+        "check_availability",
+        json!({"service": "Füllung", "date": tuesday(), "time": "10:00",
+               "doctor": "Dr. Weber"}),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["staff_free"], false, "{answer}");
+    let said = message(&answer);
+    assert!(
+        said.starts_with("Dr. Lukas Weber ist am Dienstag"),
+        "the wish and the person, not a silent replacement: {said}"
+    );
+    assert!(said.contains("leider nicht frei"), "{said}");
+    assert!(
+        said.contains("Bei Dr. Lukas Weber wäre Mittwoch"),
+        "his nearest times: {said}"
+    );
+    assert!(
+        said.contains("Zur gewünschten Zeit wäre Dr. Anna Schmidt frei."),
+        "someone else at the wished time: {said}"
+    );
+    assert_eq!(
+        said.matches("Mittwoch").count(),
+        1,
+        "his day said once, not before every time: {said}"
+    );
+    let slots = answer["slots"].as_array().expect("slots");
+    assert_eq!(slots[0]["staff"], "Dr. Lukas Weber", "his first: {answer}");
+    assert!(
+        slots.iter().any(|s| s["staff"] == "Dr. Anna Schmidt"),
+        "{answer}"
+    );
+}
+
+#[actix_web::test]
+async fn a_name_nobody_has_gets_who_we_have_in_german_and_english() {
+    let app = spawn_app().await;
+    let german = say(
+        &app,
+        GERMAN_CALLER,
+        "call_conv_unknown_de",
+        "check_availability",
+        json!({"service": "Füllung", "date": tuesday(), "staff": "Dr. House"}),
+    )
+    .await;
+    assert_eq!(german["ok"], false, "{german}");
+    assert_eq!(german["error"], "unknown_staff", "{german}");
+    assert_eq!(
+        message(&german),
+        "Dr. House arbeitet nicht bei uns. Füllungstherapie machen bei uns Dr. Anna Schmidt und Dr. Lukas Weber.",
+        "{german}"
+    );
+    let english = say(
+        &app,
+        ENGLISH_CALLER,
+        "call_conv_unknown_en",
+        "check_availability",
+        json!({"service": "filling", "date": tuesday(), "staff": "Dr. House"}),
+    )
+    .await;
+    assert_eq!(english["error"], "unknown_staff", "{english}");
+    assert!(
+        message(&english).starts_with("Dr. House doesn't work with us."),
+        "{english}"
+    );
+}
+
+#[actix_web::test]
+async fn a_named_person_who_does_not_do_the_service_says_so_and_who_does() {
+    let app = spawn_app().await;
+    let answer = say(
+        &app,
+        GERMAN_CALLER,
+        "call_conv_wrong_person",
+        "check_availability",
+        json!({"service": "Zahnreinigung", "date": tuesday(), "staff": "Dr. Schmidt"}),
+    )
+    .await;
+    assert_eq!(
+        answer["error"], "staff_does_not_perform_service",
+        "{answer}"
+    );
+    assert_eq!(
+        message(&answer),
+        "Dr. Anna Schmidt bietet Professionelle Zahnreinigung nicht an; das machen bei uns Mehmet Yılmaz.",
+        "{answer}"
+    );
+}
+
+#[actix_web::test]
+async fn a_confirmation_speaks_the_reference_and_a_move_keeps_the_practitioner() {
+    let app = spawn_app().await;
+    let call = "call_conv_reference_and_move";
+    let booked = say(
+        &app,
+        GERMAN_CALLER,
+        call,
+        "book_appointment",
+        json!({"service": "Kontrolle", "date": tuesday(), "time": "10:00",
+               "staff": "Dr. Schmidt"}),
+    )
+    .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+    assert_eq!(booked["staff"], "Dr. Anna Schmidt", "{booked}");
+    let reference = booked["reference"].as_str().expect("a reference");
+    let spelled: Vec<String> = reference.chars().map(String::from).collect();
+    assert!(
+        message(&booked).ends_with(&format!("Ihre Buchungsnummer ist {}.", spelled.join(" "))),
+        "the reference, letter by letter: {booked}"
+    );
+    let moved = say(
+        &app,
+        GERMAN_CALLER,
+        call,
+        "reschedule_appointment",
+        json!({"old_date": tuesday(), "old_time": "10:00", "date": tuesday(), "time": "14:00"}),
+    )
+    .await;
+    assert_eq!(moved["ok"], true, "{moved}");
+    assert_eq!(
+        moved["staff"], "Dr. Anna Schmidt",
+        "a new time only: the practitioner stays: {moved}"
+    );
+    assert!(
+        message(&moved).contains("bei Dr. Anna Schmidt. Ihre Buchungsnummer ist"),
+        "{moved}"
+    );
+}
