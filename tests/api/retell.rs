@@ -988,9 +988,8 @@ async fn demo_admin(app: &TestApp) -> String {
 
 /// A slot `check_availability` offered at another branch (the caller's branch has nobody
 /// free) can be the new time of a reschedule: the appointment moves to that branch.
-#[actix_web::test]
-async fn a_reschedule_to_a_slot_offered_at_another_branch_moves_it_there() {
-    let app = spawn_app().await;
+async fn a_reschedule_to_a_slot_offered_at_another_branch_moves_it_there(db: TestDb) {
+    let app = spawn_app_on(db, &[]).await;
     let call_id = "call_moves_to_another_branch";
     let day = next_working_tuesday().format("%Y-%m-%d").to_string();
     let booked = app
@@ -1089,13 +1088,8 @@ async fn a_reschedule_to_a_slot_offered_at_another_branch_moves_it_there() {
 
 /// A number said in a call without a country code is read in the configured region when the
 /// caller withheld theirs, as everywhere else numbers are read.
-#[actix_web::test]
-async fn a_missed_booking_callback_reads_the_spoken_number_in_the_configured_region() {
-    let app = spawn_app_on(
-        TestDb::sqlite(),
-        &[("CALLFLOW_CALLBACKS__DEFAULT_REGION", "AT")],
-    )
-    .await;
+async fn a_missed_booking_callback_reads_the_spoken_number_in_the_configured_region(db: TestDb) {
+    let app = spawn_app_on(db, &[("CALLFLOW_CALLBACKS__DEFAULT_REGION", "AT")]).await;
     let store = app.database.store();
     let ended = json!({"event": "call_ended", "call": {
         "call_id": "call_withheld_number_region",
@@ -1121,3 +1115,8 @@ async fn a_missed_booking_callback_reads_the_spoken_number_in_the_configured_reg
         callbacks[0]
     );
 }
+
+on_both_backends!(
+    a_reschedule_to_a_slot_offered_at_another_branch_moves_it_there,
+    a_missed_booking_callback_reads_the_spoken_number_in_the_configured_region,
+);
