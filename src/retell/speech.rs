@@ -4,7 +4,7 @@
 //! wording for a booking, a refusal or an alternative.
 
 use callflow_actors::domain::availability::Unbookable;
-use callflow_actors::domain::{DayHours, Language};
+use callflow_actors::domain::{DayHours, Language, Priority};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
 use chrono_tz::Tz;
 
@@ -450,15 +450,22 @@ impl Tongue {
         .to_owned()
     }
 
-    /// A callback was arranged (or merged into an open one).
-    pub fn callback_opened(self, merged: bool, urgent: bool) -> String {
-        match (self, merged, urgent) {
-            (Tongue::De, false, false) => "Ich habe Ihren Rückrufwunsch aufgenommen. Wir melden uns so bald wie möglich bei Ihnen.",
-            (Tongue::De, false, true) => "Ich habe Ihren Rückrufwunsch als dringend aufgenommen. Wir melden uns schnellstmöglich.",
-            (Tongue::De, true, _) => "Sie stehen bereits auf unserer Rückrufliste; ich habe Ihre Angaben ergänzt.",
-            (Tongue::En, false, false) => "I've noted your callback request. We'll get back to you as soon as we can.",
-            (Tongue::En, false, true) => "I've noted your callback request as urgent. We'll call you back as soon as possible.",
-            (Tongue::En, true, _) => "You're already on our callback list; I've added your details.",
+    /// A callback was arranged (or merged into an open one), said with exactly the priority
+    /// that was stored: "dringend" only for `urgent`, "mit hoher Priorität" for `high`.
+    pub fn callback_opened(self, merged: bool, priority: Priority) -> String {
+        match (self, merged, priority) {
+            (Tongue::De, false, Priority::Normal) => "Ich habe Ihren Rückrufwunsch aufgenommen. Wir melden uns so bald wie möglich bei Ihnen.",
+            (Tongue::De, false, Priority::High) => "Ich habe Ihren Rückrufwunsch mit hoher Priorität aufgenommen. Wir melden uns so schnell wie möglich.",
+            (Tongue::De, false, Priority::Urgent) => "Ich habe Ihren Rückrufwunsch als dringend aufgenommen. Wir melden uns schnellstmöglich.",
+            (Tongue::De, true, Priority::Normal) => "Sie stehen bereits auf unserer Rückrufliste; ich habe Ihre Angaben ergänzt.",
+            (Tongue::De, true, Priority::High) => "Sie stehen bereits auf unserer Rückrufliste, jetzt mit hoher Priorität; ich habe Ihre Angaben ergänzt.",
+            (Tongue::De, true, Priority::Urgent) => "Sie stehen bereits auf unserer Rückrufliste, jetzt als dringend; ich habe Ihre Angaben ergänzt.",
+            (Tongue::En, false, Priority::Normal) => "I've noted your callback request. We'll get back to you as soon as we can.",
+            (Tongue::En, false, Priority::High) => "I've noted your callback request with high priority. We'll call you back as soon as we can.",
+            (Tongue::En, false, Priority::Urgent) => "I've noted your callback request as urgent. We'll call you back as soon as possible.",
+            (Tongue::En, true, Priority::Normal) => "You're already on our callback list; I've added your details.",
+            (Tongue::En, true, Priority::High) => "You're already on our callback list, now with high priority; I've added your details.",
+            (Tongue::En, true, Priority::Urgent) => "You're already on our callback list, now as urgent; I've added your details.",
         }
         .to_owned()
     }

@@ -212,3 +212,39 @@ async fn a_confirmation_speaks_the_reference_and_a_move_keeps_the_practitioner()
         "{moved}"
     );
 }
+
+#[actix_web::test]
+async fn a_callback_is_promised_with_exactly_the_priority_stored_and_pain_raises_it() {
+    let app = spawn_app().await;
+    let asked_high = say(
+        &app,
+        GERMAN_CALLER,
+        "call_conv_callback_high",
+        "request_callback",
+        json!({"reason": "Frage zur Rechnung", "priority": "high"}),
+    )
+    .await;
+    assert_eq!(asked_high["priority"], "high", "{asked_high}");
+    assert!(
+        message(&asked_high).contains("mit hoher Priorität"),
+        "high is not promised as urgent: {asked_high}"
+    );
+    let in_pain = say(
+        &app,
+        ENGLISH_CALLER,
+        "call_conv_callback_pain",
+        "request_callback",
+        json!({"reason": "My tooth really hurts when I chew"}),
+    )
+    .await;
+    let stored = in_pain["priority"].as_str().expect("a priority");
+    assert_ne!(stored, "normal", "pain raises the priority: {in_pain}");
+    let promised = match stored {
+        "urgent" => "as urgent",
+        _ => "with high priority",
+    };
+    assert!(
+        message(&in_pain).contains(promised),
+        "said as stored ({stored}): {in_pain}"
+    );
+}

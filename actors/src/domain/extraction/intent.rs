@@ -97,6 +97,18 @@ fn urgent_word(w: &str) -> bool {
         || w.starts_with("unertraglich")
 }
 
+/// "es tut (schon ziemlich) weh", "tut mir sehr weh", "it hurts", "it's painful": pain said in
+/// passing is pain all the same, and a callback for it must not wait like a question.
+fn hurts_at(t: &[Token<'_>], i: usize) -> bool {
+    match norm(t, i) {
+        "tut" | "tun" | "tat" => (i + 1..i + 5)
+            .take_while(|&k| k < t.len() && t[k].kind != Kind::Punct)
+            .any(|k| norm(t, k) == "weh"),
+        "hurts" | "hurting" | "painful" => true,
+        _ => false,
+    }
+}
+
 /// "starke Schmerzen", "starke Zahnschmerzen", "severe pain", "really bad toothache".
 fn severe_pain_at(t: &[Token<'_>], i: usize) -> bool {
     SEVERE_WORDS.contains(&norm(t, i))
@@ -110,6 +122,7 @@ pub(super) fn urgency_in(t: &[Token<'_>]) -> bool {
     (0..t.len()).any(|i| {
         let hit = urgent_word(norm(t, i))
             || severe_pain_at(t, i)
+            || hurts_at(t, i)
             || URGENT_PHRASES.iter().any(|p| phrase_at(t, i, p));
         hit && !negated(t, i)
     })
@@ -150,6 +163,10 @@ mod tests {
             ("die Backe ist geschwollen", true),
             ("severe pain since yesterday", true),
             ("my cheek is swollen", true),
+            ("Es tut schon ziemlich weh", true),
+            ("der Zahn tut mir seit Tagen weh", true),
+            ("it really hurts when I chew", true),
+            ("Es tut nicht weh, nur eine Kontrolle", false),
             ("kein Notfall", false),
             ("nicht dringend", false),
             ("es ist nicht so dringend", false),

@@ -36,9 +36,8 @@ pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<An
     };
     let opened = ctx.app.calls.open_callback(&ctx.active, ask).await?;
     let callback = &opened.callback;
-    let urgent = callback.priority != Priority::Normal;
     Ok(
-        Answer::ok(ctx.tongue.callback_opened(opened.merged, urgent))
+        Answer::ok(ctx.tongue.callback_opened(opened.merged, callback.priority))
             .with("callback_id", json!(callback.id))
             .with("priority", json!(callback.priority.as_str()))
             .with("merged", json!(opened.merged))
