@@ -1,0 +1,115 @@
+//! Reliability and security under hostile input and faults (issue 13): each test tries to break a
+//! promise through the real HTTP surface: a signed body run as another function.
+
+use crate::helpers::{spawn_app, Answer, TestApp};
+use awc::http::Method;
+use callflow::retell::signature;
+use callflow::seed::COMPANY_SLUG;
+use chrono::{Datelike, Duration, Utc, Weekday};
+use chrono_tz::Europe::Berlin;
+use serde_json::{json, Value};
+
+const DEMO_KEY: &str = "demo-retell-key-change-me";
+const BERLIN_NUMBER: &str = "+493012345678";
+const BERLIN_SLUG: &str = "praxis-mueller-berlin";
+/// The demo customer Jürgen Weiß.
+const JUERGEN: &str = "+4915123456789";
+
+/// Posts `body` signed now with the demo key, as Retell would.
+async fn retell(app: &TestApp, path: &str, body: &[u8]) -> Answer {
+    let header = signature::sign(body, DEMO_KEY.as_bytes(), Utc::now().timestamp_millis());
+    let request = app
+        .request(Method::POST, path)
+        .content_type("application/json")
+        .insert_header(("X-Retell-Signature", header));
+    app.send(request, Some(body.to_vec())).await
+}
+
+/// The full custom-function body of a call from `from` to `to`.
+fn function_body(name: &str, call_id: &str, from: &str, to: &str, args: Value) -> Value {
+    json!({
+        "name": name,
+        "call": {
+            "call_id": call_id,
+            "from_number": from,
+            "to_number": to,
+            "metadata": {"tenant_id": BERLIN_SLUG}
+        },
+        "args": args
+    })
+}
+
+/// A Tuesday at least five days ahead and clear of the demo's holidays.
+fn next_working_tuesday() -> String {
+    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
+    while day.weekday() != Weekday::Tue
+        || (day.month() == 12 && day.day() >= 22)
+        || (day.month() == 1 && day.day() <= 6)
+    {
+        day += Duration::days(1);
+    }
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The demo company's open callbacks.
+async fn demo_callback_count(app: &TestApp) -> usize {
+    let store = app.database.store();
+    let company = store
+        .company_by_slug(COMPANY_SLUG)
+        .await
+        .expect("store answers")
+        .expect("demo company");
+    store
+        .list_callbacks(company.id)
+        .await
+        .expect("store answers")
+        .len()
+}
+
+/// The signature covers the body, not the path: a body naming `check_availability` posted to
+/// `request_callback` is refused, not run as a callback request.
+#[actix_web::test]
+async fn a_body_signed_for_one_function_does_not_run_another() {
+    let app = spawn_app().await;
+    let call_id = "call_body_for_another_function";
+    let check = function_body(
+        "check_availability",
+        call_id,
+        JUERGEN,
+        BERLIN_NUMBER,
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday(),
+            "reason": "Bitte zurückrufen", "phone_number": JUERGEN}),
+    );
+    let answer = retell(
+        &app,
+        "/retell/functions/request_callback",
+        check.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.json()["error"]["code"], "function_mismatch");
+    assert_eq!(demo_callback_count(&app).await, 0, "nothing was run");
+
+    // The same body at its own path runs.
+    let answer = retell(
+        &app,
+        "/retell/functions/check_availability",
+        check.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["ok"], true, "{}", answer.body);
+
+    // An args-only body has no function name (a `name` in it is the caller's): accepted.
+    let args_only = json!({"call_id": call_id, "name": "Jürgen Weiß",
+        "reason": "Rückruf wegen Termin"});
+    let answer = retell(
+        &app,
+        "/retell/functions/request_callback",
+        args_only.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["ok"], true, "{}", answer.body);
+    assert_eq!(demo_callback_count(&app).await, 1);
+}
