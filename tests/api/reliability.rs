@@ -1,10 +1,13 @@
 //! Reliability and security under hostile input and faults (issue 13): each test tries to break a
-//! promise through the real HTTP surface: a signed body run as another function.
+//! promise through the real HTTP surface: a signed body run as another function and another
+//! caller's appointment cancelled by its id.
 
-use crate::helpers::{spawn_app, Answer, TestApp};
+use crate::helpers::on_both_backends;
+use crate::helpers::{spawn_app, spawn_app_on, Answer, TestApp, TestDb};
 use awc::http::Method;
 use callflow::retell::signature;
 use callflow::seed::COMPANY_SLUG;
+use callflow_actors::domain::AppointmentStatus;
 use chrono::{Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use serde_json::{json, Value};
@@ -14,6 +17,8 @@ const BERLIN_NUMBER: &str = "+493012345678";
 const BERLIN_SLUG: &str = "praxis-mueller-berlin";
 /// The demo customer Jürgen Weiß.
 const JUERGEN: &str = "+4915123456789";
+/// Another caller, unknown to the demo company until they book.
+const STRANGER: &str = "+4917612345678";
 
 /// Posts `body` signed now with the demo key, as Retell would.
 async fn retell(app: &TestApp, path: &str, body: &[u8]) -> Answer {
@@ -113,3 +118,95 @@ async fn a_body_signed_for_one_function_does_not_run_another() {
     assert_eq!(answer.json()["ok"], true, "{}", answer.body);
     assert_eq!(demo_callback_count(&app).await, 1);
 }
+
+/// Runs `name` in a call from `from` to the Berlin number; the answer must be a 200.
+async fn function_from(app: &TestApp, from: &str, name: &str, call_id: &str, args: Value) -> Value {
+    let body = function_body(name, call_id, from, BERLIN_NUMBER, args);
+    let answer = retell(
+        app,
+        &format!("/retell/functions/{name}"),
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+    answer.json()
+}
+
+/// An appointment id is no proof of whose appointment it is: another caller of the same company
+/// can neither cancel nor move it by its id, and the owner still can.
+async fn another_callers_appointment_cannot_be_cancelled_or_moved_by_its_id(db: TestDb) {
+    let app = spawn_app_on(db, &[]).await;
+    let day = next_working_tuesday();
+    let booked = function_from(
+        &app,
+        JUERGEN,
+        "book_appointment",
+        "call_owner_books_an_appointment",
+        json!({"service": "Zahnreinigung", "date": day, "time": "10:00"}),
+    )
+    .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+    let id = booked["appointment_id"].clone();
+    // The stranger is a customer too (with an appointment of their own).
+    let theirs = function_from(
+        &app,
+        STRANGER,
+        "book_appointment",
+        "call_stranger_books_too",
+        json!({"service": "Zahnreinigung", "date": day, "time": "15:00"}),
+    )
+    .await;
+    assert_eq!(theirs["ok"], true, "{theirs}");
+
+    let stranger_call = "call_stranger_names_an_id";
+    let cancel = function_from(
+        &app,
+        STRANGER,
+        "cancel_appointment",
+        stranger_call,
+        json!({"appointment_id": id}),
+    )
+    .await;
+    assert_eq!(cancel["error"], "unknown_appointment", "{cancel}");
+    let moved = function_from(
+        &app,
+        STRANGER,
+        "reschedule_appointment",
+        stranger_call,
+        json!({"appointment_id": id, "date": day, "time": "16:00"}),
+    )
+    .await;
+    assert_eq!(moved["error"], "unknown_appointment", "{moved}");
+    // Naming their own number in the args changes nothing.
+    let cancel = function_from(
+        &app,
+        STRANGER,
+        "cancel_appointment",
+        stranger_call,
+        json!({"appointment_id": id, "phone_number": STRANGER}),
+    )
+    .await;
+    assert_eq!(cancel["error"], "unknown_appointment", "{cancel}");
+
+    let store = app.database.store();
+    let stored = store
+        .appointment(id.as_str().expect("an id").parse().expect("an id"))
+        .await
+        .expect("store answers")
+        .expect("stored");
+    assert_eq!(stored.status, AppointmentStatus::Booked, "untouched");
+
+    // The owner cancels it by its id.
+    let cancel = function_from(
+        &app,
+        JUERGEN,
+        "cancel_appointment",
+        "call_owner_cancels_by_id",
+        json!({"appointment_id": id}),
+    )
+    .await;
+    assert_eq!(cancel["status"], "cancelled", "{cancel}");
+    assert_eq!(cancel["appointment_id"], id, "{cancel}");
+}
+
+on_both_backends!(another_callers_appointment_cannot_be_cancelled_or_moved_by_its_id);
