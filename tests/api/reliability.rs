@@ -1,13 +1,15 @@
 //! Reliability and security under hostile input and faults (issue 13): each test tries to break a
-//! promise through the real HTTP surface: a signed body run as another function and another
-//! caller's appointment cancelled by its id.
+//! promise through the real HTTP surface: a signed body run as another function, another caller's
+//! appointment cancelled by its id and a rival company capturing calls by reusing a slug or an
+//! agent id.
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{spawn_app, spawn_app_on, Answer, TestApp, TestDb};
 use awc::http::Method;
+use callflow::http::api::auth::{issue_token, TokenRequest};
 use callflow::retell::signature;
-use callflow::seed::COMPANY_SLUG;
-use callflow_actors::domain::AppointmentStatus;
+use callflow::seed::{BERLIN_AGENT, COMPANY_SLUG};
+use callflow_actors::domain::{AppointmentStatus, Company, CompanyId, Role};
 use chrono::{Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use serde_json::{json, Value};
@@ -19,6 +21,8 @@ const BERLIN_SLUG: &str = "praxis-mueller-berlin";
 const JUERGEN: &str = "+4915123456789";
 /// Another caller, unknown to the demo company until they book.
 const STRANGER: &str = "+4917612345678";
+/// A number no company has registered.
+const UNREGISTERED: &str = "+4969111111111";
 
 /// Posts `body` signed now with the demo key, as Retell would.
 async fn retell(app: &TestApp, path: &str, body: &[u8]) -> Answer {
@@ -210,3 +214,180 @@ async fn another_callers_appointment_cannot_be_cancelled_or_moved_by_its_id(db: 
 }
 
 on_both_backends!(another_callers_appointment_cannot_be_cancelled_or_moved_by_its_id);
+
+/// An admin token of the company with this slug.
+async fn admin_of(app: &TestApp, company: &str) -> String {
+    let request = TokenRequest {
+        company: company.into(),
+        role: Role::Admin,
+        staff: None,
+        branch: None,
+        name: None,
+    };
+    issue_token(&*app.database.store(), &request, Utc::now())
+        .await
+        .expect("token issued")
+        .secret
+}
+
+/// Sends `method path` with an admin token and a JSON body.
+async fn admin(app: &TestApp, token: &str, method: Method, path: &str, body: &Value) -> Answer {
+    let request = app
+        .request(method, path)
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .content_type("application/json");
+    app.send(request, Some(body.to_string().into_bytes())).await
+}
+
+/// A second company (written to the store) and an admin token of it.
+async fn rival_company(app: &TestApp) -> String {
+    let company = Company {
+        id: CompanyId::new(),
+        name: "Rivalen GmbH".into(),
+        slug: "rivalen".into(),
+        default_branch_id: None,
+    };
+    app.database
+        .store()
+        .upsert_company(&company)
+        .await
+        .expect("company stored");
+    admin_of(app, "rivalen").await
+}
+
+/// A rival company reusing the demo's Berlin slug captures nothing: a hint on a number nobody
+/// registered routes nowhere, and the demo's own hint still names its own branch.
+#[actix_web::test]
+async fn a_rival_branch_with_the_same_slug_captures_no_calls() {
+    let app = spawn_app().await;
+    let rival = rival_company(&app).await;
+    let created = admin(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/v1/branches",
+        &json!({"name": "Rivalen Mitte", "slug": BERLIN_SLUG, "time_zone": "Europe/Berlin",
+            "address": "Rivalenweg 1, 10115 Berlin"}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    // A function call on an unregistered number, with the slug in the metadata.
+    let body = function_body(
+        "get_branch_info",
+        "call_hint_on_an_unregistered_number",
+        JUERGEN,
+        UNREGISTERED,
+        json!({}),
+    );
+    let answer = retell(
+        &app,
+        "/retell/functions/get_branch_info",
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let info = answer.json();
+    assert_ne!(info["company"], "Rivalen GmbH", "captured: {info}");
+    assert_eq!(info["error"], "unknown_call", "{info}");
+
+    // The demo's own number with its own slug still routes explicitly to its branch.
+    let inbound = json!({"event": "call_inbound", "call_inbound": {
+        "from_number": JUERGEN, "to_number": BERLIN_NUMBER,
+        "custom_sip_headers": {"x-tenant": BERLIN_SLUG}}});
+    let answer = retell(&app, "/retell/webhook", inbound.to_string().as_bytes()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let metadata = &answer.json()["call_inbound"]["metadata"];
+    assert_eq!(metadata["company"], COMPANY_SLUG, "{metadata}");
+    assert_eq!(metadata["branch"], BERLIN_SLUG, "{metadata}");
+    assert_eq!(metadata["routing_method"], "explicit", "{metadata}");
+}
+
+/// A number or an agent id one company owns cannot be registered by another (409), so an
+/// unregistered number answered by the demo's agent still reaches the demo.
+async fn a_number_or_agent_id_of_another_company_cannot_be_registered(db: TestDb) {
+    let app = spawn_app_on(db, &[]).await;
+    let rival = rival_company(&app).await;
+    let taken_number = admin(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/v1/phone-numbers",
+        &json!({"number": BERLIN_NUMBER}),
+    )
+    .await;
+    assert_eq!(taken_number.status, 409, "{}", taken_number.body);
+    let taken_agent = admin(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/v1/phone-numbers",
+        &json!({"number": UNREGISTERED, "retell_agent_id": BERLIN_AGENT}),
+    )
+    .await;
+    assert_eq!(taken_agent.status, 409, "{}", taken_agent.body);
+    let taken_by_branch = admin(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/v1/branches",
+        &json!({"name": "Rivalen Nord", "slug": "rivalen-nord", "time_zone": "Europe/Berlin",
+            "agent_by_language": {"de": BERLIN_AGENT}}),
+    )
+    .await;
+    assert_eq!(taken_by_branch.status, 409, "{}", taken_by_branch.body);
+    // A branch without the agent, then a PATCH adding it: refused too.
+    let branch = admin(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/v1/branches",
+        &json!({"name": "Rivalen Nord", "slug": "rivalen-nord", "time_zone": "Europe/Berlin",
+            "agent_by_language": {"de": "agent_rivalen_own"}}),
+    )
+    .await;
+    assert_eq!(branch.status, 201, "{}", branch.body);
+    let branch_id = branch.json()["id"].as_str().expect("an id").to_owned();
+    let patched = admin(
+        &app,
+        &rival,
+        Method::PATCH,
+        &format!("/api/v1/branches/{branch_id}"),
+        &json!({"agent_by_language": {"de": "agent_rivalen_own", "en": BERLIN_AGENT}}),
+    )
+    .await;
+    assert_eq!(patched.status, 409, "{}", patched.body);
+    // Its own agent id on its own number is fine.
+    let own = admin(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/v1/phone-numbers",
+        &json!({"number": UNREGISTERED, "retell_agent_id": "agent_rivalen_own"}),
+    )
+    .await;
+    assert_eq!(own.status, 201, "{}", own.body);
+
+    // A call to a number nobody registered, answered by the demo's agent, reaches the demo.
+    let body = json!({
+        "name": "get_branch_info",
+        "call": {"call_id": "call_demo_agent_other_number", "from_number": JUERGEN,
+            "to_number": "+4969222222222", "agent_id": BERLIN_AGENT},
+        "args": {}
+    });
+    let answer = retell(
+        &app,
+        "/retell/functions/get_branch_info",
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json()["company"],
+        "Zahnarztpraxis Dr. Müller",
+        "{}",
+        answer.body
+    );
+}
+
+on_both_backends!(a_number_or_agent_id_of_another_company_cannot_be_registered);
