@@ -1,15 +1,15 @@
 //! Reliability and security under hostile input and faults (issue 13): each test tries to break a
 //! promise through the real HTTP surface: a signed body run as another function, another caller's
-//! appointment cancelled by its id and a rival company capturing calls by reusing a slug or an
-//! agent id.
+//! appointment cancelled by its id, a rival company capturing calls by reusing a slug or an agent
+//! id and characters a backend cannot store.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{spawn_app, spawn_app_on, Answer, TestApp, TestDb};
+use crate::helpers::{spawn_app, spawn_app_on, wait_until, Answer, TestApp, TestDb};
 use awc::http::Method;
 use callflow::http::api::auth::{issue_token, TokenRequest};
 use callflow::retell::signature;
 use callflow::seed::{BERLIN_AGENT, COMPANY_SLUG};
-use callflow_actors::domain::{AppointmentStatus, Company, CompanyId, Role};
+use callflow_actors::domain::{AppointmentStatus, CallId, Company, CompanyId, Role};
 use chrono::{Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use serde_json::{json, Value};
@@ -391,3 +391,127 @@ async fn a_number_or_agent_id_of_another_company_cannot_be_registered(db: TestDb
 }
 
 on_both_backends!(a_number_or_agent_id_of_another_company_cannot_be_registered);
+
+/// NUL cannot be stored in Postgres text: a transcript with one is accepted (stripped) and
+/// does not stop later bookings; an admin text with one is a 422 naming the field, not a 500.
+async fn nul_characters_are_handled_at_the_edge(db: TestDb) {
+    let app = spawn_app_on(db, &[]).await;
+    let store = app.database.store();
+    let call_id = "call_transcript_with_a_nul";
+    let updated = json!({"event": "transcript_updated", "call": {
+        "call_id": call_id, "from_number": JUERGEN, "to_number": BERLIN_NUMBER,
+        "metadata": {"tenant_id": BERLIN_SLUG},
+        "transcript": "Agent: Guten Tag.\nUser: Hallo\u{0000} hier ist Jürgen.\n"
+    }});
+    let answer = retell(&app, "/retell/webhook", updated.to_string().as_bytes()).await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let id = CallId::parse(call_id).expect("valid");
+    wait_until("the transcript is in the call log, without the NUL", || {
+        let (store, id) = (store.clone(), id.clone());
+        async move {
+            store.call(&id).await.ok().flatten().is_some_and(|c| {
+                c.transcript.as_deref() == Some("Agent: Guten Tag.\nUser: Hallo hier ist Jürgen.\n")
+            })
+        }
+    })
+    .await;
+    let booked = function_from(
+        &app,
+        JUERGEN,
+        "book_appointment",
+        call_id,
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday(), "time": "10:00",
+            "patient_name": "Jürgen\u{0000} Weiß", "notes": "empfindlich\u{0000}"}),
+    )
+    .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+    let callback = function_from(
+        &app,
+        JUERGEN,
+        "request_callback",
+        call_id,
+        json!({"reason": "Frage\u{0000} zur Rechnung", "name": "Jürgen\u{0000}"}),
+    )
+    .await;
+    assert_eq!(callback["ok"], true, "{callback}");
+
+    let token = admin_of(&app, COMPANY_SLUG).await;
+    let branch = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/branches",
+        &json!({"name": "Praxis\u{0000} Potsdam", "slug": "praxis-potsdam",
+            "time_zone": "Europe/Berlin"}),
+    )
+    .await;
+    assert_eq!(branch.status, 422, "{}", branch.body);
+    assert!(
+        branch.json()["fields"]["name"].is_string(),
+        "{}",
+        branch.body
+    );
+    let nested = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/branches",
+        &json!({"name": "Praxis Potsdam", "slug": "praxis-potsdam",
+            "time_zone": "Europe/Berlin", "agent_by_language": {"de": "agent\u{0000}"}}),
+    )
+    .await;
+    assert_eq!(nested.status, 422, "{}", nested.body);
+    assert!(
+        nested.json()["fields"]["agent_by_language"].is_string(),
+        "{}",
+        nested.body
+    );
+    let customer = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/customers",
+        &json!({"phone": "+4915199999999", "name": "Eva\u{0000}"}),
+    )
+    .await;
+    assert_eq!(customer.status, 422, "{}", customer.body);
+    assert!(
+        customer.json()["fields"]["name"].is_string(),
+        "{}",
+        customer.body
+    );
+    let callback = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/callbacks",
+        &json!({"phone": "+4915199999999", "name": "Eva", "reason": "Rückruf\u{0000}"}),
+    )
+    .await;
+    // Callback texts are cleaned of control characters, NUL included, and stored.
+    assert_eq!(callback.status, 201, "{}", callback.body);
+    assert_eq!(callback.json()["reason"], "Rückruf", "{}", callback.body);
+
+    // Nothing is stuck: the admin API still writes, the agent still books.
+    let branch = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/branches",
+        &json!({"name": "Praxis Potsdam", "slug": "praxis-potsdam",
+            "time_zone": "Europe/Berlin"}),
+    )
+    .await;
+    assert_eq!(branch.status, 201, "{}", branch.body);
+    let again = function_from(
+        &app,
+        JUERGEN,
+        "book_appointment",
+        "call_after_the_nul",
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday(), "time": "15:00"}),
+    )
+    .await;
+    assert_eq!(again["ok"], true, "{again}");
+}
+
+on_both_backends!(nul_characters_are_handled_at_the_edge);
