@@ -1,15 +1,18 @@
 //! Reliability and security under hostile input and faults (issue 13): each test tries to break a
 //! promise through the real HTTP surface: a signed body run as another function, another caller's
 //! appointment cancelled by its id, a rival company capturing calls by reusing a slug or an agent
-//! id and characters a backend cannot store.
+//! id, characters a backend cannot store and a poison call-log write blocking every other.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{spawn_app, spawn_app_on, wait_until, Answer, TestApp, TestDb};
+use crate::helpers::{
+    spawn_app, spawn_app_on, spawn_app_with_engine, wait_until, Answer, TestApp, TestDb, PATIENCE,
+};
 use awc::http::Method;
 use callflow::http::api::auth::{issue_token, TokenRequest};
 use callflow::retell::signature;
 use callflow::seed::{BERLIN_AGENT, COMPANY_SLUG};
-use callflow_actors::domain::{AppointmentStatus, CallId, Company, CompanyId, Role};
+use callflow_actors::domain::{AppointmentStatus, Call, CallId, Company, CompanyId, Role};
+use callflow_actors::CallLogWrite;
 use chrono::{Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use serde_json::{json, Value};
@@ -515,3 +518,63 @@ async fn nul_characters_are_handled_at_the_edge(db: TestDb) {
 }
 
 on_both_backends!(nul_characters_are_handled_at_the_edge);
+
+/// A call-log write the database refuses (Postgres cannot store a NUL, should one get past the
+/// edge) is set aside on its own: the rest of its batch is stored, a flush returns, and
+/// bookings go on instead of waiting behind a batch retried forever.
+async fn a_poison_call_log_write_is_set_aside_and_blocks_nothing(db: TestDb) {
+    let on_postgres = db.url.starts_with("postgres");
+    let (app, engine) = spawn_app_with_engine(db).await;
+    let store = app.database.store();
+    let poison_id = CallId::parse("call_poison_transcript_write").expect("valid");
+    let good_id = CallId::parse("call_good_write_same_batch").expect("valid");
+    let mut poison = Call::registered(poison_id.clone());
+    poison.transcript = Some("User: Hallo\u{0000}".into());
+    let mut good = Call::registered(good_id.clone());
+    good.transcript = Some("User: Hallo".into());
+    engine
+        .log_call(CallLogWrite::Call(poison))
+        .await
+        .expect("queued");
+    engine
+        .log_call(CallLogWrite::Call(good))
+        .await
+        .expect("queued");
+    // A guard against a hang, not a measurement: before the fix this never returned.
+    actix_web::rt::time::timeout(PATIENCE, engine.flush())
+        .await
+        .expect("the flush returns")
+        .expect("the engine answers");
+    let stored = store.call(&good_id).await.expect("store answers");
+    assert_eq!(
+        stored.and_then(|c| c.transcript).as_deref(),
+        Some("User: Hallo"),
+        "the good write of the batch is stored"
+    );
+    if on_postgres {
+        assert!(
+            store
+                .call(&poison_id)
+                .await
+                .expect("store answers")
+                .is_none(),
+            "the refused write is set aside"
+        );
+        let metrics = app.get("/metrics").await.body;
+        assert!(
+            metrics.contains("callflow_persistence_dropped_writes_total{reason=\"refused\"}"),
+            "{metrics}"
+        );
+    }
+    let booked = function_from(
+        &app,
+        JUERGEN,
+        "book_appointment",
+        "call_books_after_a_poison_write",
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday(), "time": "10:00"}),
+    )
+    .await;
+    assert_eq!(booked["ok"], true, "{booked}");
+}
+
+on_both_backends!(a_poison_call_log_write_is_set_aside_and_blocks_nothing);
