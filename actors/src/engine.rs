@@ -832,12 +832,13 @@ impl Engine {
         self.directory.calls.len()
     }
 
-    /// Queues a call-log write (batched, retried, never dropped).
+    /// Queues a call-log write (batched; retried a bounded number of times while the database
+    /// is unavailable; a write the database refuses is set aside with a metric and an error).
     pub async fn log_call(&self, write: CallLogWrite) -> Result<(), EngineError> {
         Ok(self.persistence.send(LogCall(write)).await?)
     }
 
-    /// Writes everything queued; returns once durable.
+    /// Writes everything queued; returns once durable, or once the bounded tries are over.
     pub async fn flush(&self) -> Result<(), EngineError> {
         Ok(self.persistence.send(Flush).await?)
     }

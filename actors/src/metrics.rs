@@ -22,6 +22,9 @@ pub const CALENDAR_SYNC_TOTAL: &str = "callflow_calendar_sync_total";
 pub const PERSISTENCE_QUEUE_DEPTH: &str = "callflow_persistence_queue_depth";
 /// Failed persistence flushes (each is retried).
 pub const PERSISTENCE_FAILURES_TOTAL: &str = "callflow_persistence_failures_total";
+/// Call-log writes given up on (refused by the database on their own, or still unwritable at
+/// shutdown or beyond the kept backlog), by reason (`refused`, `shutdown`, `overflow`).
+pub const PERSISTENCE_DROPPED_WRITES_TOTAL: &str = "callflow_persistence_dropped_writes_total";
 /// Time to commit one batch of call logs.
 pub const PERSISTENCE_FLUSH_SECONDS: &str = "callflow_persistence_flush_seconds";
 
@@ -63,7 +66,12 @@ pub fn describe() {
     describe_counter!(
         PERSISTENCE_FAILURES_TOTAL,
         Unit::Count,
-        "Failed persistence flushes (retried)."
+        "Failed persistence flush attempts (retried a bounded number of times)."
+    );
+    describe_counter!(
+        PERSISTENCE_DROPPED_WRITES_TOTAL,
+        Unit::Count,
+        "Call-log writes set aside (logged, not stored), by reason."
     );
     describe_histogram!(
         PERSISTENCE_FLUSH_SECONDS,

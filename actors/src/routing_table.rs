@@ -3,6 +3,7 @@
 
 use crate::domain::routing::{BranchFacts, Destination, RoutingLookup};
 use crate::domain::*;
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 /// Dialled numbers, agent ids, branch slugs and branch facts, for routing inbound calls.
@@ -11,7 +12,8 @@ pub struct RoutingTable {
     numbers: DashMap<E164Number, Destination>,
     agents: DashMap<String, Destination>,
     branches: DashMap<BranchId, BranchFacts>,
-    slugs: DashMap<String, BranchId>,
+    /// Slugs are unique within a company only: keyed by both.
+    slugs: DashMap<(CompanyId, String), BranchId>,
     company_defaults: DashMap<CompanyId, BranchId>,
     company_branches: DashMap<CompanyId, Vec<BranchId>>,
 }
@@ -30,21 +32,34 @@ impl RoutingTable {
         if let Some((_, old)) = self.company_branches.remove(&company.id) {
             for id in old {
                 if let Some((_, facts)) = self.branches.remove(&id) {
-                    self.slugs.remove(&facts.slug);
+                    self.slugs.remove(&(facts.company_id, facts.slug));
                 }
             }
         }
         for branch in branches {
-            self.slugs.insert(branch.slug.clone(), branch.id);
+            self.slugs
+                .insert((branch.company_id, branch.slug.clone()), branch.id);
             self.branches.insert(branch.id, BranchFacts::from(branch));
             for agent in branch.agent_by_language.values() {
-                self.agents.insert(
-                    agent.clone(),
-                    Destination {
-                        company_id: company.id,
-                        branch_id: Some(branch.id),
-                    },
-                );
+                let destination = Destination {
+                    company_id: company.id,
+                    branch_id: Some(branch.id),
+                };
+                match self.agents.entry(agent.clone()) {
+                    // An agent id belongs to the company that had it first (the admin API
+                    // refuses another's); a second company's claim never takes its calls.
+                    Entry::Occupied(owner) if owner.get().company_id != company.id => {
+                        tracing::warn!(agent_id = %agent, company_id = %company.id,
+                            owner = %owner.get().company_id,
+                            "an agent id of another company is ignored for routing");
+                    }
+                    Entry::Occupied(mut mine) => {
+                        mine.insert(destination);
+                    }
+                    Entry::Vacant(free) => {
+                        free.insert(destination);
+                    }
+                }
             }
         }
         self.company_branches
@@ -86,8 +101,8 @@ impl RoutingLookup for RoutingTable {
         self.branches.get(&id).map(|b| b.clone())
     }
 
-    fn branch_by_slug(&self, slug: &str) -> Option<BranchId> {
-        self.slugs.get(slug).map(|b| *b)
+    fn branch_by_slug(&self, company: CompanyId, slug: &str) -> Option<BranchId> {
+        self.slugs.get(&(company, slug.to_owned())).map(|b| *b)
     }
 
     fn company_default_branch(&self, company: CompanyId) -> Option<BranchId> {

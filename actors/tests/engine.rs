@@ -8,7 +8,9 @@ use callflow_actors::domain::*;
 use callflow_actors::memory_store::MemoryStore;
 use callflow_actors::staff::{GetCalendarSize, SimulateFailure};
 use callflow_actors::store::prelude::*;
-use callflow_actors::{BookingOutcome, BookingRequest, Engine, EngineSettings, SlotQuery};
+use callflow_actors::{
+    BookingOutcome, BookingRequest, CallLogWrite, Engine, EngineSettings, SlotQuery,
+};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use std::sync::Arc;
@@ -555,5 +557,42 @@ async fn a_staff_actor_that_fails_mid_load_comes_back_with_every_booking_and_oth
     match engine.book(&before, Utc::now()).await.expect("book") {
         BookingOutcome::Taken(_) => {}
         other => panic!("the restarted actor must still block the first booking, got {other:?}"),
+    }
+}
+
+/// While the database is unavailable a call-log flush gives up after a bounded number of tries
+/// instead of holding the persistence mailbox (and every appointment commit queued in it)
+/// forever; the writes are kept and stored once the database is back.
+#[actix_rt::test]
+async fn an_unavailable_database_delays_call_log_writes_for_a_bounded_time_and_loses_none() {
+    let (engine, store, _) = start(EngineSettings::default()).await;
+    store.set_failing(true);
+    let id = CallId::parse("call_logged_during_an_outage").expect("valid");
+    engine
+        .log_call(CallLogWrite::Call(Call::registered(id.clone())))
+        .await
+        .expect("queued");
+    // A guard against a hang, not a measurement: before the bound this never returned.
+    tokio::time::timeout(StdDuration::from_secs(30), engine.flush())
+        .await
+        .expect("the flush gives up after bounded tries")
+        .expect("the engine answers");
+    // Writes queued meanwhile wait behind the kept ones, and the next flush is bounded too.
+    let later = CallId::parse("call_logged_later_in_the_outage").expect("valid");
+    engine
+        .log_call(CallLogWrite::Call(Call::registered(later.clone())))
+        .await
+        .expect("queued");
+    tokio::time::timeout(StdDuration::from_secs(30), engine.flush())
+        .await
+        .expect("the flush gives up after bounded tries")
+        .expect("the engine answers");
+    store.set_failing(false);
+    engine.flush().await.expect("the engine answers");
+    for id in [id, later] {
+        assert!(
+            store.call(&id).await.expect("read").is_some(),
+            "the kept write {id} is stored once the database is back"
+        );
     }
 }

@@ -155,6 +155,27 @@ impl Bookings {
             .filter(|a| a.company_id == company))
     }
 
+    /// The appointment `id` of `company` (in any status) if it is the appointment of the
+    /// customer with one of `phones`: what a caller may name by id. Another customer's
+    /// appointment is `None`, as if there were none (an id is no proof of whose it is).
+    pub async fn appointment_of_caller(
+        &self,
+        company: CompanyId,
+        id: AppointmentId,
+        phones: &[&E164Number],
+    ) -> Result<Option<Appointment>, StoreError> {
+        let Some(appointment) = self.appointment(company, id).await? else {
+            return Ok(None);
+        };
+        for phone in phones {
+            let customer = self.store.customer_by_phone(company, phone).await?;
+            if customer.is_some_and(|c| c.id == appointment.customer_id) {
+                return Ok(Some(appointment));
+            }
+        }
+        Ok(None)
+    }
+
     /// The booked appointments from now on of the customer with this number, if there is one.
     pub async fn upcoming_for(
         &self,

@@ -60,6 +60,36 @@ impl Catalogue {
         }
     }
 
+    /// The first of `agents` that a company other than `company` already routes by (on one of
+    /// its branches or phone numbers): a Retell agent id belongs to one company, so another
+    /// cannot claim it and with it the calls the agent answers.
+    pub async fn agent_of_another_company<'a>(
+        &self,
+        company: CompanyId,
+        agents: impl IntoIterator<Item = &'a str>,
+    ) -> StoreResult<Option<String>> {
+        let wanted: Vec<&str> = agents.into_iter().map(str::trim).collect();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let taken = |agent: &str| wanted.contains(&agent.trim());
+        for branch in self.store.list_branches(None).await? {
+            if branch.company_id == company {
+                continue;
+            }
+            if let Some(agent) = branch.agent_by_language.values().find(|a| taken(a)) {
+                return Ok(Some(agent.clone()));
+            }
+        }
+        Ok(self
+            .store
+            .list_phone_numbers()
+            .await?
+            .into_iter()
+            .filter(|n| n.company_id != company)
+            .find_map(|n| n.retell_agent_id.filter(|a| taken(a))))
+    }
+
     /// The company's branches.
     pub async fn branches(&self, company: CompanyId) -> StoreResult<Vec<Branch>> {
         self.store.list_branches(Some(company)).await

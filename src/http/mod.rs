@@ -6,6 +6,7 @@ mod health;
 pub mod middleware;
 pub mod rate_limit;
 pub mod retell;
+pub mod unstorable;
 
 use crate::cluster::RedisHolds;
 use crate::config::Config;

@@ -221,6 +221,10 @@ impl CallInbound {
 /// A custom-function request: `{name, call, args}`, or with "args only" just the args object.
 #[derive(Debug)]
 pub struct FunctionCall {
+    /// The function the full shape names (`None` for args-only bodies, and when `name` is
+    /// absent or `null`); a `name` that is not a string is kept as its JSON text, so it can
+    /// never match a function.
+    pub name: Option<String>,
     /// The call the function runs in (absent for args-only bodies).
     pub call: Option<RetellCall>,
     /// The arguments the agent filled in.
@@ -242,10 +246,16 @@ impl FunctionCall {
             || (call_object && no_args);
         if !full_shape {
             return Ok(Self {
+                name: None,
                 call: None,
                 args: object,
             });
         }
+        let name = match object.remove("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => Some(name),
+            Some(other) => Some(other.to_string()),
+        };
         let call = match object.remove("call") {
             Some(Value::Null) | None => None,
             Some(call) => Some(
@@ -257,7 +267,14 @@ impl FunctionCall {
             Some(Value::Object(args)) => args,
             _ => Map::new(),
         };
-        Ok(Self { call, args })
+        Ok(Self { name, call, args })
+    }
+
+    /// Whether the body may run `function`: an args-only body (or a full one without a name)
+    /// always may; a full body only when it names that function. The signature covers the body,
+    /// not the path, so a body signed for one function must not run another.
+    pub fn names_function(&self, function: &str) -> bool {
+        self.name.as_deref().is_none_or(|name| name == function)
     }
 }
 
@@ -365,6 +382,9 @@ mod tests {
             "args": {"date": "2026-09-17"}
         }))
         .expect("full shape");
+        assert_eq!(full.name.as_deref(), Some("check_availability"));
+        assert!(full.names_function("check_availability"));
+        assert!(!full.names_function("request_callback"));
         assert_eq!(full.call.expect("call").call_id, "call_1");
         assert_eq!(full.args["date"], "2026-09-17");
 
@@ -373,6 +393,17 @@ mod tests {
                 .expect("args only");
         assert!(args_only.call.is_none());
         assert_eq!(args_only.args["service"], "Kontrolle");
+        assert!(args_only.names_function("request_callback"));
+
+        // An args-only body may carry the caller's `name`: it is an argument, not the function.
+        let with_caller = FunctionCall::from_json(json!({"name": "Jürgen Weiß", "phone": "x"}))
+            .expect("args only");
+        assert!(with_caller.names_function("request_callback"));
+        assert_eq!(with_caller.args["name"], "Jürgen Weiß");
+
+        let odd = FunctionCall::from_json(json!({"name": 5, "call": {"call_id": "c"}, "args": {}}))
+            .expect("full shape");
+        assert!(!odd.names_function("get_branch_info"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod migrations;
 mod notifications;
 mod rate_limits;
 mod redis_holds;
+mod reliability;
 mod retell;
 mod sla;
 mod store_conformance;

@@ -2,9 +2,12 @@
 //!
 //! # Company
 //! The company is taken from the dialled number (a number may be company-wide, bound to no
-//! branch), else from the Retell agent id, else from an explicit branch hint. Every rule below
-//! only looks at branches of that company, so a hint can never route a call into another tenant:
-//! an explicit branch of another company than the dialled number's is ignored.
+//! branch), else from the Retell agent id; a number and an agent id each belong to one company.
+//! A branch hint never decides the company: slugs are unique only within a company, and anyone
+//! can put one in a SIP header or the metadata, so a hint on a number and agent nobody owns
+//! routes nowhere. Every rule below only looks at branches of that company (a slug is looked up
+//! among them), so a hint can never route a call into another tenant: an explicit branch of
+//! another company than the dialled number's is ignored.
 //!
 //! # Branch
 //! The first rule that names a branch of the company wins, and the route records which one:
@@ -161,8 +164,8 @@ pub trait RoutingLookup {
     fn agent(&self, agent_id: &str) -> Option<Destination>;
     /// The facts of a branch.
     fn branch(&self, id: BranchId) -> Option<BranchFacts>;
-    /// The branch with this slug.
-    fn branch_by_slug(&self, slug: &str) -> Option<BranchId>;
+    /// The branch of `company` with this slug (slugs are unique within a company only).
+    fn branch_by_slug(&self, company: CompanyId, slug: &str) -> Option<BranchId>;
     /// The company's default branch.
     fn company_default_branch(&self, company: CompanyId) -> Option<BranchId>;
     /// Calls `visit` for each branch of the company (for the area-code rule).
@@ -211,8 +214,9 @@ pub enum Routing {
 /// Why a call could not be routed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UnroutedReason {
-    /// Neither the dialled number, the agent id nor a branch hint is known.
-    #[error("the dialled number, agent and branch hint belong to no known company")]
+    /// Neither the dialled number nor the agent id is known (a branch hint alone names no
+    /// company).
+    #[error("the dialled number and agent belong to no known company")]
     UnknownNumber,
     /// The company is known but no rule leads to an active branch.
     #[error("no active branch of the company can take the call")]
@@ -229,9 +233,9 @@ impl UnroutedReason {
     }
 }
 
-/// The company an inbound call is for: from the dialled number, else the agent id, else the
-/// explicit branch hint. Lets the caller load the caller's history with that company before
-/// calling [`resolve`].
+/// The company an inbound call is for: from the dialled number, else the agent id (never from
+/// a branch hint). Lets the caller load the caller's history with that company before calling
+/// [`resolve`].
 pub fn company_of(lookup: &impl RoutingLookup, call: &InboundCall) -> Option<CompanyId> {
     match lookup.number(call.to_number) {
         Some(dest) => Some(dest.company_id),
@@ -239,15 +243,12 @@ pub fn company_of(lookup: &impl RoutingLookup, call: &InboundCall) -> Option<Com
     }
 }
 
-/// The company when the dialled number is unknown.
+/// The company when the dialled number is unknown: the agent's. A hint alone names none: any
+/// company may have a branch with that slug, and a caller or integrator can send any hint.
 fn company_without_number(lookup: &impl RoutingLookup, call: &InboundCall) -> Option<CompanyId> {
-    if let Some(dest) = call.agent_id.and_then(|a| lookup.agent(a)) {
-        return Some(dest.company_id);
-    }
-    call.explicit_branch
-        .and_then(|hint| explicit_branch_id(lookup, hint))
-        .and_then(|id| lookup.branch(id))
-        .map(|facts| facts.company_id)
+    call.agent_id
+        .and_then(|a| lookup.agent(a))
+        .map(|dest| dest.company_id)
 }
 
 /// Routes an inbound call to an active branch (see the module documentation for the rules).
@@ -286,7 +287,7 @@ fn candidate(
     method: RouteMethod,
 ) -> Option<BranchFacts> {
     let id = match method {
-        RouteMethod::Explicit => explicit_branch_id(lookup, call.explicit_branch?)?,
+        RouteMethod::Explicit => explicit_branch_id(lookup, company, call.explicit_branch?)?,
         RouteMethod::DialledNumber => by_number?.branch_id?,
         RouteMethod::AgentId => {
             let dest = lookup.agent(call.agent_id?)?;
@@ -305,15 +306,20 @@ fn candidate(
         .filter(|facts| facts.company_id == company)
 }
 
-/// A branch hint is a branch id or a slug; ids are tried first because parsing one costs no lookup.
-fn explicit_branch_id(lookup: &impl RoutingLookup, hint: &str) -> Option<BranchId> {
+/// A branch hint is a branch id or a slug of one of `company`'s branches; ids are tried first
+/// because parsing one costs no lookup.
+fn explicit_branch_id(
+    lookup: &impl RoutingLookup,
+    company: CompanyId,
+    hint: &str,
+) -> Option<BranchId> {
     let hint = hint.trim();
     if hint.is_empty() {
         return None;
     }
     match hint.parse::<BranchId>() {
         Ok(id) => Some(id),
-        Err(_) => lookup.branch_by_slug(hint),
+        Err(_) => lookup.branch_by_slug(company, hint),
     }
 }
 
@@ -558,11 +564,11 @@ mod tests {
             self.count();
             self.branches.get(&id).cloned()
         }
-        fn branch_by_slug(&self, slug: &str) -> Option<BranchId> {
+        fn branch_by_slug(&self, company: CompanyId, slug: &str) -> Option<BranchId> {
             self.count();
             self.branches
                 .values()
-                .find(|b| b.slug == slug)
+                .find(|b| b.company_id == company && b.slug == slug)
                 .map(|b| b.id)
         }
         fn company_default_branch(&self, company: CompanyId) -> Option<BranchId> {
@@ -899,7 +905,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_number_is_routed_by_agent_or_explicit_branch_else_unrouted() {
+    fn unknown_number_is_routed_by_agent_else_unrouted_whatever_the_hint() {
         let w = world();
         let to = num("+4969000000000");
         assert_eq!(
@@ -928,15 +934,65 @@ mod tests {
             (w.nord, RouteMethod::AgentId)
         );
 
-        let by_hint = InboundCall {
-            explicit_branch: Some("beta-main"),
+        // A hint alone (slug or id) names no company: anyone can send one.
+        let beta_id = w.beta_main.to_string();
+        for hint in ["beta-main", beta_id.as_str()] {
+            let by_hint = InboundCall {
+                explicit_branch: Some(hint),
+                ..call(&to)
+            };
+            assert_eq!(company_of(&w.index, &by_hint), None, "{hint}");
+            assert_eq!(
+                resolve(&w.index, &by_hint),
+                Routing::Unrouted(UnroutedReason::UnknownNumber),
+                "{hint}"
+            );
+        }
+        // With the agent's company known, a hint picks a branch of that company only.
+        let agent_and_hint = InboundCall {
+            agent_id: Some("agent_acme_wide"),
+            explicit_branch: Some("acme-nord"),
             ..call(&to)
         };
-        assert_eq!(company_of(&w.index, &by_hint), Some(w.beta));
-        let route = routed(resolve(&w.index, &by_hint));
+        let route = routed(resolve(&w.index, &agent_and_hint));
         assert_eq!(
-            (route.branch_id, route.method),
-            (w.beta_main, RouteMethod::Explicit)
+            (route.company_id, route.branch_id, route.method),
+            (w.acme, w.nord, RouteMethod::Explicit)
+        );
+    }
+
+    #[test]
+    fn a_slug_another_company_also_uses_names_the_branch_of_the_calls_company() {
+        let mut w = world();
+        // Beta opens a branch with Acme's slug.
+        let beta_copy = w.index.add_branch(w.beta, "acme-nord");
+        let to = num(ACME_MITTE_NO);
+        let acme_call = InboundCall {
+            explicit_branch: Some("acme-nord"),
+            ..call(&to)
+        };
+        let route = routed(resolve(&w.index, &acme_call));
+        assert_eq!(
+            (route.company_id, route.branch_id, route.method),
+            (w.acme, w.nord, RouteMethod::Explicit)
+        );
+        let to = num(BETA_NO);
+        let beta_call = InboundCall {
+            explicit_branch: Some("acme-nord"),
+            ..call(&to)
+        };
+        let route = routed(resolve(&w.index, &beta_call));
+        assert_eq!((route.company_id, route.branch_id), (w.beta, beta_copy));
+        let to = num("+4969000000000");
+        assert_eq!(
+            resolve(
+                &w.index,
+                &InboundCall {
+                    explicit_branch: Some("acme-nord"),
+                    ..call(&to)
+                }
+            ),
+            Routing::Unrouted(UnroutedReason::UnknownNumber)
         );
     }
 

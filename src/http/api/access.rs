@@ -160,3 +160,23 @@ pub fn write_error(error: callflow_actors::StoreError) -> ApiError {
 pub fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(actix_web::http::StatusCode::CONFLICT, "conflict", message)
 }
+
+/// 409 when a company other than the caller's already routes by one of `agents`.
+pub async fn agents_free<'a>(
+    state: &AppState,
+    caller: &Caller,
+    agents: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    let taken = state
+        .app
+        .catalogue
+        .agent_of_another_company(caller.company_id, agents)
+        .await
+        .map_err(store_error)?;
+    match taken {
+        Some(agent) => Err(conflict(format!(
+            "the Retell agent id `{agent}` belongs to another company"
+        ))),
+        None => Ok(()),
+    }
+}

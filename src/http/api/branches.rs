@@ -3,7 +3,8 @@
 //!
 //! Deleting a branch that phone numbers, staff or appointments still refer to is refused with
 //! 409: re-point the numbers and deactivate the branch (`"active": false`) instead. An empty
-//! branch is deleted; its tokens go with it and its callbacks lose the branch link.
+//! branch is deleted; its tokens go with it and its callbacks lose the branch link. A Retell
+//! agent id (`agent_by_language`) that another company routes by is 409.
 
 use super::access::{self, admin_only, changed, created, write_through};
 use super::audit::Change;
@@ -69,6 +70,8 @@ pub async fn create(
     };
     read_rest(&state, &caller, &mut input, &mut branch).await?;
     input.finish()?;
+    let agents = branch.agent_by_language.values().map(String::as_str);
+    access::agents_free(&state, &caller, agents).await?;
     let change = Change::created("branch.create", "branch", branch.id, &branch);
     let write = state.store.upsert_branch(&branch);
     write_through(&state, &caller, &req, write, change).await?;
@@ -97,6 +100,12 @@ pub async fn update(
     input.patch("time_zone", &mut branch.time_zone);
     read_rest(&state, &caller, &mut input, &mut branch).await?;
     input.finish()?;
+    let new_agents = branch
+        .agent_by_language
+        .values()
+        .filter(|a| !old.agent_by_language.values().any(|o| o == *a))
+        .map(String::as_str);
+    access::agents_free(&state, &caller, new_agents).await?;
     let change = Change::updated("branch.update", "branch", branch.id, &old, &branch);
     let write = state.store.upsert_branch(&branch);
     write_through(&state, &caller, &req, write, change).await?;

@@ -151,10 +151,13 @@ pub async fn get(
 
 /// Reads the JSON value as a `T` (a [`NewCallback`], an [`ActionBody`]), naming the field a
 /// wrong type or unknown key is on.
-fn read_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+fn read_body<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
+    // Callback texts are cleaned of control characters rather than refused; NUL goes first,
+    // everywhere in the body, since no backend can store it (Postgres refuses it).
+    crate::http::unstorable::strip(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();

@@ -7,6 +7,7 @@
 //! which changes only what the body names.
 
 use crate::http::error::ApiError;
+use crate::http::unstorable;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -45,11 +46,19 @@ impl Input {
         )
     }
 
-    fn new(fields: Map<String, Value>) -> Self {
-        Self {
-            fields,
-            problems: BTreeMap::new(),
+    /// The fields, with a problem on each that holds a character a backend cannot store
+    /// (a NUL): [`Input::finish`] refuses it with a 422 naming the field rather than the write
+    /// failing with a 500. The value is stripped meanwhile, so a handler that looks something
+    /// up by it before `finish` cannot hand the store a NUL either.
+    fn new(mut fields: Map<String, Value>) -> Self {
+        let mut problems = BTreeMap::new();
+        for (name, value) in fields.iter_mut() {
+            if unstorable::text_contains(name) || unstorable::contains(value) {
+                problems.insert(name.clone(), unstorable::MESSAGE.to_owned());
+                unstorable::strip(value);
+            }
         }
+        Self { fields, problems }
     }
 
     /// Records a problem with `field` (the first one per field is kept).

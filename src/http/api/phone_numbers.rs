@@ -2,7 +2,8 @@
 //! create, re-point and delete them; managers and staff read their branch's.
 //!
 //! `{number}` in paths is the E.164 number (`+493012345678`; the `+` may be left out or sent
-//! as `%2B`). Creating a number that any company already uses is 409 (numbers are global).
+//! as `%2B`). Creating a number that any company already uses is 409 (numbers are global), and
+//! so is naming a Retell agent id another company routes by.
 //! A deleted number stops routing at once.
 
 use super::access::{self, admin_only, changed, created, write_through};
@@ -107,6 +108,7 @@ pub async fn create(
     if taken {
         return Err(access::conflict("that number is already in use"));
     }
+    access::agents_free(&state, &caller, entry.retell_agent_id.as_deref()).await?;
     let change = Change::created("phone_number.create", "phone_number", &entry.number, &entry);
     let write = state.store.upsert_phone_number(&entry);
     write_through(&state, &caller, &req, write, change).await?;
@@ -134,6 +136,9 @@ pub async fn update(
     )
     .await?;
     input.finish()?;
+    if entry.retell_agent_id != old.retell_agent_id {
+        access::agents_free(&state, &caller, entry.retell_agent_id.as_deref()).await?;
+    }
     let change = Change::updated(
         "phone_number.update",
         "phone_number",

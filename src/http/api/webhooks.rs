@@ -105,12 +105,16 @@ struct Fields {
 }
 
 impl Fields {
-    fn new(map: Map<String, Value>, known: &[&str]) -> Self {
+    fn new(mut map: Map<String, Value>, known: &[&str]) -> Self {
         let mut problems = BTreeMap::new();
-        for key in map.keys() {
+        for (key, value) in map.iter_mut() {
             if !known.contains(&key.as_str()) {
                 let key: String = key.chars().take(64).collect();
                 problems.insert(key, "is not a field of this request".into());
+            } else if crate::http::unstorable::contains(value) {
+                // Refused (422) and stripped meanwhile: no backend can store a NUL.
+                problems.insert(key.clone(), crate::http::unstorable::MESSAGE.into());
+                crate::http::unstorable::strip(value);
             }
         }
         Self { map, problems }

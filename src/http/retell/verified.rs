@@ -2,6 +2,7 @@
 //! when `X-Retell-Signature` verifies on exactly those bytes.
 
 use crate::http::error::ApiError;
+use crate::http::unstorable;
 use crate::http::AppState;
 use crate::retell::signature::{self, SignatureError};
 use actix_web::dev::Payload;
@@ -15,16 +16,21 @@ pub use crate::retell::signature::SIGNATURE_HEADER;
 pub struct SignedBody(pub web::Bytes);
 
 impl SignedBody {
-    /// The body parsed as JSON (400 with the position of the problem when it is not).
+    /// The body parsed as JSON (400 with the position of the problem when it is not), with
+    /// every NUL stripped from its strings: no backend can store one (see
+    /// [`crate::http::unstorable`]), and a transcript or a name is no less usable without it.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let mut deserializer = serde_json::Deserializer::from_slice(&self.0);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let malformed = |e: &dyn std::fmt::Display| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
                 format!("request body is not a valid Retell payload: {e}"),
             )
-        })
+        };
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&self.0).map_err(|e| malformed(&e))?;
+        unstorable::strip(&mut value);
+        serde_path_to_error::deserialize(value).map_err(|e| malformed(&e))
     }
 }
 

@@ -275,9 +275,10 @@ pub const TO_MOVE: AppointmentKeys = AppointmentKeys {
     time: &["old_time", "current_time"],
 };
 
-/// The appointment the args mean, if it is this company's and still booked: by its id, or
-/// among the caller's upcoming appointments by the spoken reference, by day (and time), or as
-/// the only one they have. A caller on a later call knows no id, only "my appointment".
+/// The appointment the args mean, if it is the caller's (the customer with the phone number
+/// the args give, or with the caller's number) and still booked: by its id, or among the
+/// caller's upcoming appointments by the spoken reference, by day (and time), or as the only
+/// one they have. A caller on a later call knows no id, only "my appointment".
 pub async fn appointment_arg(
     ctx: &FunctionContext<'_>,
     args: Args<'_>,
@@ -285,16 +286,25 @@ pub async fn appointment_arg(
 ) -> anyhow::Result<Option<Appointment>> {
     let company = ctx.active.context.company_id;
     let bookings = &ctx.app.bookings;
+    let named_phone = args
+        .text(&["phone_number", "phone"])
+        .map(|raw| E164Number::parse_with_region(raw, &ctx.region).ok());
     if let Some(raw) = args.text(&["appointment_id", "booking_id"]) {
         // A garbled id names nothing; it must not fall back to "the caller's only one".
         let Ok(id) = raw.parse() else {
             return Ok(None);
         };
-        let found = bookings.appointment(company, id).await?;
+        // An id alone proves nothing: it must be an appointment of this caller.
+        let phones: Vec<&E164Number> = named_phone
+            .iter()
+            .flatten()
+            .chain(ctx.active.context.caller.as_ref())
+            .collect();
+        let found = bookings.appointment_of_caller(company, id, &phones).await?;
         return Ok(found.filter(Appointment::is_active));
     }
-    let phone = match args.text(&["phone_number", "phone"]) {
-        Some(raw) => E164Number::parse_with_region(raw, &ctx.region).ok(),
+    let phone = match named_phone {
+        Some(phone) => phone,
         None => ctx.active.context.caller.clone(),
     };
     let Some(phone) = phone else {

@@ -101,6 +101,22 @@ pub async fn handle(
     })?;
     let request = FunctionCall::from_json(body.json::<Value>()?)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "malformed_function_call", m))?;
+    if !request.names_function(function.name()) {
+        metrics::counter!(RETELL_FUNCTIONS_TOTAL, "function" => function.name(), "outcome" => "function_mismatch")
+            .increment(1);
+        tracing::warn!(
+            path = function.name(),
+            "refused a function call whose body names another function"
+        );
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "function_mismatch",
+            format!(
+                "the body names another function than `{}`, the one in the path",
+                function.name()
+            ),
+        ));
+    }
     let args = Args(&request.args);
     let call_id = request
         .call
