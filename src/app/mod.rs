@@ -1,6 +1,6 @@
 //! The application layer: every use case written once, whatever adapter calls it.
 //!
-//! The adapters (the Retell handlers and the admin API under `crate::http`, the SLA monitor in
+//! The adapters (the Retell handlers and the admin API under `src/http`, the SLA monitor in
 //! `crate::sla`, the CLI) parse their input into a typed command, call one function here and
 //! encode the typed outcome. Only this layer combines the engine, the store, the domain events,
 //! the audit log and policy for a use case, and it publishes each event itself once the change

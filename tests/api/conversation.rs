@@ -75,6 +75,21 @@ async fn a_named_practitioner_who_is_free_is_the_one_offered() {
         assert_eq!(slot["staff"], "Dr. Anna Schmidt", "{answer}");
     }
     assert!(message(&answer).contains("ist frei"), "{answer}");
+
+    // A day without a time: her times that day, never "not free" while she has some.
+    let day_only = say(
+        &app,
+        GERMAN_CALLER,
+        "call_conv_named_day",
+        "check_availability",
+        json!({"service": "Kontrolle", "date": tuesday(), "staff": "Dr. Schmidt"}),
+    )
+    .await;
+    assert_eq!(day_only["staff_free"], true, "{day_only}");
+    assert!(
+        message(&day_only).starts_with("Bei Dr. Anna Schmidt wäre Dienstag"),
+        "{day_only}"
+    );
 }
 
 #[actix_web::test]

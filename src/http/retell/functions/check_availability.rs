@@ -54,7 +54,7 @@ pub async fn run(ctx: &FunctionContext<'_>, args: Args<'_>) -> anyhow::Result<An
         Err(answer) => return Ok(answer),
     };
     if let Some(person) = person {
-        return with_person(ctx, &service.name, &person, query, single_day).await;
+        return with_person(ctx, &service.name, &person, query).await;
     }
     let bookings = &ctx.app.bookings;
     let found = bookings.find(&query).await?;
@@ -111,7 +111,6 @@ async fn with_person(
     service: &str,
     person: &Staff,
     query: SlotQuery,
-    single_day: bool,
 ) -> anyhow::Result<Answer> {
     let bookings = &ctx.app.bookings;
     let theirs_query = SlotQuery {
@@ -121,8 +120,8 @@ async fn with_person(
         ..query.clone()
     };
     let theirs = bookings.find(&theirs_query).await?;
-    let wished = query.wanted.is_some() || single_day;
-    if theirs.wanted_free || (!wished && !theirs.slots.is_empty()) {
+    // Free when wished: at the wished time, or (a day or a time of day only) at all.
+    if theirs.wanted_free || (query.wanted.is_none() && !theirs.slots.is_empty()) {
         let labels = labels(ctx, &theirs);
         let message = match (theirs.wanted_free, labels.first()) {
             (true, Some(first)) => ctx.tongue.wanted_free(first),
