@@ -3,7 +3,9 @@
 //! endpoint, the audit log, and the OpenAPI document matching the routes.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{spawn_app, spawn_app_with_engine, Answer, TestApp, TestDb};
+use crate::helpers::{
+    next_working_tuesday, spawn_app, spawn_app_with_engine, Answer, TestApp, TestDb,
+};
 use awc::http::Method;
 use callflow::http::api::auth::{issue_token, TokenRequest};
 use callflow::retell::signature;
@@ -11,7 +13,7 @@ use callflow::seed::{demo_data, COMPANY_SLUG};
 use callflow_actors::domain::callback::{new_callback, CallbackDraft, CallbackPolicy};
 use callflow_actors::domain::routing::{InboundCall, Routing};
 use callflow_actors::domain::*;
-use chrono::{Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -60,18 +62,6 @@ pub async fn call(
         }
         None => app.send(request, None).await,
     }
-}
-
-/// A Tuesday at least five days ahead, clear of the demo's holidays.
-pub fn next_working_tuesday() -> chrono::NaiveDate {
-    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
-    while day.weekday() != Weekday::Tue
-        || (day.month() == 12 && day.day() >= 22)
-        || (day.month() == 1 && day.day() <= 6)
-    {
-        day += Duration::days(1);
-    }
-    day
 }
 
 fn berlin_time(day: chrono::NaiveDate, hour: u32) -> String {

@@ -1,10 +1,9 @@
 //! The conversation as a caller has it: signed custom functions through HTTP, in German and
 //! English, each answer judged as the sentence the agent will speak (who, when, why not).
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{next_working_tuesday_iso, spawn_app, TestApp};
 use callflow::retell::signature;
-use chrono::{Datelike, Duration, Utc, Weekday};
-use chrono_tz::Europe::Berlin;
+use chrono::Utc;
 use serde_json::{json, Value};
 
 const DEMO_KEY: &str = "demo-retell-key-change-me";
@@ -43,19 +42,6 @@ fn message(answer: &Value) -> &str {
     answer["message"].as_str().unwrap_or_default()
 }
 
-/// A Tuesday at least five days ahead, clear of the demo's holidays: Dr. Weber (Mon, Wed,
-/// Thu) does not work, everyone else does.
-fn tuesday() -> String {
-    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
-    while day.weekday() != Weekday::Tue
-        || (day.month() == 12 && day.day() >= 22)
-        || (day.month() == 1 && day.day() <= 6)
-    {
-        day += Duration::days(1);
-    }
-    day.format("%Y-%m-%d").to_string()
-}
-
 #[actix_web::test]
 async fn a_named_practitioner_who_is_free_is_the_one_offered() {
     let app = spawn_app().await;
@@ -64,7 +50,7 @@ async fn a_named_practitioner_who_is_free_is_the_one_offered() {
         GERMAN_CALLER,
         "call_conv_named_free",
         "check_availability",
-        json!({"service": "Kontrolle", "date": tuesday(), "time": "10:00",
+        json!({"service": "Kontrolle", "date": next_working_tuesday_iso(), "time": "10:00",
                "staff": "Frau Dr. Schmidt"}),
     )
     .await;
@@ -82,7 +68,7 @@ async fn a_named_practitioner_who_is_free_is_the_one_offered() {
         GERMAN_CALLER,
         "call_conv_named_day",
         "check_availability",
-        json!({"service": "Kontrolle", "date": tuesday(), "staff": "Dr. Schmidt"}),
+        json!({"service": "Kontrolle", "date": next_working_tuesday_iso(), "staff": "Dr. Schmidt"}),
     )
     .await;
     assert_eq!(day_only["staff_free"], true, "{day_only}");
@@ -100,7 +86,7 @@ async fn a_named_practitioner_who_is_not_in_is_said_so_with_their_times_and_some
         GERMAN_CALLER,
         "call_conv_named_away",
         "check_availability",
-        json!({"service": "Füllung", "date": tuesday(), "time": "10:00",
+        json!({"service": "Füllung", "date": next_working_tuesday_iso(), "time": "10:00",
                "doctor": "Dr. Weber"}),
     )
     .await;
@@ -141,7 +127,7 @@ async fn a_name_nobody_has_gets_who_we_have_in_german_and_english() {
         GERMAN_CALLER,
         "call_conv_unknown_de",
         "check_availability",
-        json!({"service": "Füllung", "date": tuesday(), "staff": "Dr. House"}),
+        json!({"service": "Füllung", "date": next_working_tuesday_iso(), "staff": "Dr. House"}),
     )
     .await;
     assert_eq!(german["ok"], false, "{german}");
@@ -156,7 +142,7 @@ async fn a_name_nobody_has_gets_who_we_have_in_german_and_english() {
         ENGLISH_CALLER,
         "call_conv_unknown_en",
         "check_availability",
-        json!({"service": "filling", "date": tuesday(), "staff": "Dr. House"}),
+        json!({"service": "filling", "date": next_working_tuesday_iso(), "staff": "Dr. House"}),
     )
     .await;
     assert_eq!(english["error"], "unknown_staff", "{english}");
@@ -174,7 +160,7 @@ async fn a_named_person_who_does_not_do_the_service_says_so_and_who_does() {
         GERMAN_CALLER,
         "call_conv_wrong_person",
         "check_availability",
-        json!({"service": "Zahnreinigung", "date": tuesday(), "staff": "Dr. Schmidt"}),
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday_iso(), "staff": "Dr. Schmidt"}),
     )
     .await;
     assert_eq!(
@@ -197,7 +183,7 @@ async fn a_confirmation_speaks_the_reference_and_a_move_keeps_the_practitioner()
         GERMAN_CALLER,
         call,
         "book_appointment",
-        json!({"service": "Kontrolle", "date": tuesday(), "time": "10:00",
+        json!({"service": "Kontrolle", "date": next_working_tuesday_iso(), "time": "10:00",
                "staff": "Dr. Schmidt"}),
     )
     .await;
@@ -214,7 +200,7 @@ async fn a_confirmation_speaks_the_reference_and_a_move_keeps_the_practitioner()
         GERMAN_CALLER,
         call,
         "reschedule_appointment",
-        json!({"old_date": tuesday(), "old_time": "10:00", "date": tuesday(), "time": "14:00"}),
+        json!({"old_date": next_working_tuesday_iso(), "old_time": "10:00", "date": next_working_tuesday_iso(), "time": "14:00"}),
     )
     .await;
     assert_eq!(moved["ok"], true, "{moved}");

@@ -53,6 +53,28 @@ where
     }
 }
 
+/// A Tuesday at least five days ahead (Berlin time) and clear of the demo's holidays: a working
+/// day for every Berlin staff member but Dr. Weber (Mon, Wed, Thu).
+pub fn next_working_tuesday() -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let mut day = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive()
+        + chrono::Duration::days(5);
+    while day.weekday() != chrono::Weekday::Tue
+        || (day.month() == 12 && day.day() >= 22)
+        || (day.month() == 1 && day.day() <= 6)
+    {
+        day += chrono::Duration::days(1);
+    }
+    day
+}
+
+/// [`next_working_tuesday`] as a function argument: `2026-12-08`.
+pub fn next_working_tuesday_iso() -> String {
+    next_working_tuesday().format("%Y-%m-%d").to_string()
+}
+
 /// Server-level URL used to create and drop per-test databases.
 pub fn postgres_admin_url() -> String {
     std::env::var("CALLFLOW_TEST_POSTGRES_URL")

@@ -2,7 +2,7 @@
 //! server, deliveries to a local receiver (an actix server on a free port) and to a local SMTP
 //! sink. Waits poll the receiver or the API in a bounded loop; nothing sleeps to synchronise.
 
-use crate::helpers::{on_both_backends, test_config, wait_until, TestDb};
+use crate::helpers::{next_working_tuesday, on_both_backends, test_config, wait_until, TestDb};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use awc::http::Method;
@@ -867,19 +867,6 @@ async fn retell(server: &Server, path: &str, body: &Value) -> (u16, Value) {
         response.status().as_u16(),
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
-}
-
-/// A Tuesday at least five days ahead and clear of the demo's holidays.
-fn next_working_tuesday() -> chrono::NaiveDate {
-    use chrono::Datelike;
-    let mut day = Utc::now().date_naive() + chrono::Duration::days(5);
-    while day.weekday() != chrono::Weekday::Tue
-        || (day.month() == 12 && day.day() >= 22)
-        || (day.month() == 1 && day.day() <= 6)
-    {
-        day += chrono::Duration::days(1);
-    }
-    day
 }
 
 async fn retell_calls_and_bookings_are_published(db: TestDb) {

@@ -5,7 +5,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    spawn_app, spawn_app_on, spawn_app_with_engine, wait_until, Answer, TestApp, TestDb, PATIENCE,
+    next_working_tuesday_iso, spawn_app, spawn_app_on, spawn_app_with_engine, wait_until, Answer,
+    TestApp, TestDb, PATIENCE,
 };
 use awc::http::Method;
 use callflow::http::api::auth::{issue_token, TokenRequest};
@@ -13,8 +14,7 @@ use callflow::retell::signature;
 use callflow::seed::{BERLIN_AGENT, COMPANY_SLUG};
 use callflow_actors::domain::{AppointmentStatus, Call, CallId, Company, CompanyId, Role};
 use callflow_actors::CallLogWrite;
-use chrono::{Datelike, Duration, Utc, Weekday};
-use chrono_tz::Europe::Berlin;
+use chrono::Utc;
 use serde_json::{json, Value};
 
 const DEMO_KEY: &str = "demo-retell-key-change-me";
@@ -51,18 +51,6 @@ fn function_body(name: &str, call_id: &str, from: &str, to: &str, args: Value) -
     })
 }
 
-/// A Tuesday at least five days ahead and clear of the demo's holidays.
-fn next_working_tuesday() -> String {
-    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
-    while day.weekday() != Weekday::Tue
-        || (day.month() == 12 && day.day() >= 22)
-        || (day.month() == 1 && day.day() <= 6)
-    {
-        day += Duration::days(1);
-    }
-    day.format("%Y-%m-%d").to_string()
-}
-
 /// The demo company's open callbacks.
 async fn demo_callback_count(app: &TestApp) -> usize {
     let store = app.database.store();
@@ -89,7 +77,7 @@ async fn a_body_signed_for_one_function_does_not_run_another() {
         call_id,
         JUERGEN,
         BERLIN_NUMBER,
-        json!({"service": "Zahnreinigung", "date": next_working_tuesday(),
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday_iso(),
             "reason": "Bitte zurückrufen", "phone_number": JUERGEN}),
     );
     let answer = retell(
@@ -143,7 +131,7 @@ async fn function_from(app: &TestApp, from: &str, name: &str, call_id: &str, arg
 /// can neither cancel nor move it by its id, and the owner still can.
 async fn another_callers_appointment_cannot_be_cancelled_or_moved_by_its_id(db: TestDb) {
     let app = spawn_app_on(db, &[]).await;
-    let day = next_working_tuesday();
+    let day = next_working_tuesday_iso();
     let booked = function_from(
         &app,
         JUERGEN,
@@ -423,7 +411,7 @@ async fn nul_characters_are_handled_at_the_edge(db: TestDb) {
         JUERGEN,
         "book_appointment",
         call_id,
-        json!({"service": "Zahnreinigung", "date": next_working_tuesday(), "time": "10:00",
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday_iso(), "time": "10:00",
             "patient_name": "Jürgen\u{0000} Weiß", "notes": "empfindlich\u{0000}"}),
     )
     .await;
@@ -511,7 +499,7 @@ async fn nul_characters_are_handled_at_the_edge(db: TestDb) {
         JUERGEN,
         "book_appointment",
         "call_after_the_nul",
-        json!({"service": "Zahnreinigung", "date": next_working_tuesday(), "time": "15:00"}),
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday_iso(), "time": "15:00"}),
     )
     .await;
     assert_eq!(again["ok"], true, "{again}");
@@ -571,7 +559,7 @@ async fn a_poison_call_log_write_is_set_aside_and_blocks_nothing(db: TestDb) {
         JUERGEN,
         "book_appointment",
         "call_books_after_a_poison_write",
-        json!({"service": "Zahnreinigung", "date": next_working_tuesday(), "time": "10:00"}),
+        json!({"service": "Zahnreinigung", "date": next_working_tuesday_iso(), "time": "10:00"}),
     )
     .await;
     assert_eq!(booked["ok"], true, "{booked}");

@@ -4,13 +4,13 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    skip, spawn_app, spawn_app_on, wait_until, Answer, TestApp, TestDb, REQUIRE_SERVICES,
+    next_working_tuesday, skip, spawn_app, spawn_app_on, wait_until, Answer, TestApp, TestDb,
+    REQUIRE_SERVICES,
 };
 use callflow::retell::signature;
 use callflow_actors::domain::{CallEvent, CallId, CallStatus};
 use callflow_actors::Recorded;
-use chrono::{Datelike, Duration, Utc, Weekday};
-use chrono_tz::Europe::Berlin;
+use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -67,19 +67,6 @@ impl TestApp {
         assert_eq!(answer.status, 200, "{name}: {}", answer.body);
         answer.json()
     }
-}
-
-/// A Tuesday at least five days ahead and clear of the demo's holidays: a working day for
-/// every Berlin staff member.
-fn next_working_tuesday() -> chrono::NaiveDate {
-    let mut day = Utc::now().with_timezone(&Berlin).date_naive() + Duration::days(5);
-    while day.weekday() != Weekday::Tue
-        || (day.month() == 12 && day.day() >= 22)
-        || (day.month() == 1 && day.day() <= 6)
-    {
-        day += Duration::days(1);
-    }
-    day
 }
 
 /// `call_ended` of a call in which Jürgen Weiß urgently wanted a cleaning and hung up unbooked.
